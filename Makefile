@@ -1,0 +1,16 @@
+# gale: common tasks. `make test` is the test command CI runs.
+.PHONY: build test fuzz bench bench-bencode
+
+build:
+	CGO_ENABLED=0 go build -trimpath -o gale ./cmd/gale
+
+test:
+	bash scripts/test.sh
+
+fuzz:
+	bash scripts/fuzz.sh
+
+bench: bench-bencode
+
+bench-bencode:
+	cd bench/bencodecmp && go test -run '^$$' -bench . -benchmem
