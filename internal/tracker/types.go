@@ -126,6 +126,8 @@ type AnnounceResponse struct {
 	// Warning, when not empty, is a message for the user (BEP 3
 	// "warning message").
 	Warning string
+
+	fact Fact // handed to Accounting without allocating
 }
 
 // EntryLen returns the size of one entry in Peers.

@@ -91,7 +91,7 @@ func goodTracker(f *fakeUDPTracker, pkt []byte) [][]byte {
 		}
 		return [][]byte{reply(ActionConnect, tx, 0, 0, 0, 0, 0, 0, 0, 42)}
 	case ActionAnnounce:
-		if be.Uint64(pkt) != 42 || string(pkt[UDPAnnounceSize:]) != "\x02\x0c/announce?k=v" {
+		if be.Uint64(pkt) != 42 || string(pkt[UDPAnnounceSize:]) != "\x02\x0d/announce?k=v" {
 			return [][]byte{reply(ActionError, tx, []byte("bad request")...)}
 		}
 		return [][]byte{reply(ActionAnnounce, tx, 0, 0, 0, 30, 0, 0, 0, 1, 0, 0, 0, 2, 127, 0, 0, 1, 0, 80)}

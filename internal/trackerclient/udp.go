@@ -307,6 +307,9 @@ func (c *Client) udpRoundTrip(ctx context.Context, s *udpSession, pkt []byte, ac
 			}
 			var ne net.Error
 			if errors.As(err, &ne) && ne.Timeout() {
+				if d, ok := ctx.Deadline(); ok && !time.Now().Before(d) {
+					return nil, context.DeadlineExceeded // the socket timer beat the context's
+				}
 				return nil, errRetry
 			}
 			c.dropSession(s)

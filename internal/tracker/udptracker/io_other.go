@@ -1,0 +1,17 @@
+//go:build !linux
+
+package udptracker
+
+import (
+	"errors"
+	"net"
+)
+
+// batchIO is unavailable here: Serve falls back to one datagram per call.
+type batchIO struct{}
+
+func (b *batchIO) init(*net.UDPConn, int, int) error {
+	return errors.New("no batch I/O on this platform")
+}
+
+func (s *Server) serveBatched(*worker) error { return errors.New("unreachable") }
