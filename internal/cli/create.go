@@ -419,8 +419,8 @@ func (e *Env) printCreated(o *createOptions, sums []*createSummary) error {
 		w = e.Stderr // the torrent itself goes to stdout
 	}
 	for _, s := range sums {
-		fmt.Fprintf(w, "created %s: %d files, %s, %d pieces of %s, %s, in %.2fs (%s/s)\n",
-			s.Output, s.Files, formatSize(s.TotalSize), s.NumPieces, formatSize(s.PieceLength),
+		fmt.Fprintf(w, "created %s: %s, %s, %s of %s, %s, in %.2fs (%s/s)\n",
+			s.Output, plural(s.Files, "file"), formatSize(s.TotalSize), plural(s.NumPieces, "piece"), formatSize(s.PieceLength),
 			s.MetaVersion, s.Seconds, formatSize(int64(s.BytesPerSec)))
 		if s.InfoHash != nil {
 			fmt.Fprintf(w, "  info hash:    %s\n", *s.InfoHash)
@@ -478,4 +478,12 @@ func writeFileAtomic(name string, data []byte, perm os.FileMode) error {
 		d.Close()
 	}
 	return nil
+}
+
+// plural formats n with a noun, adding "s" unless n is 1.
+func plural(n int, noun string) string {
+	if n == 1 {
+		return "1 " + noun
+	}
+	return strconv.Itoa(n) + " " + noun + "s"
 }

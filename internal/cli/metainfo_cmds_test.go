@@ -362,3 +362,17 @@ func TestTransmissionReadsGale(t *testing.T) {
 		t.Fatalf("gale reads %s, transmission says %s", *d2.InfoHash, m[1])
 	}
 }
+
+func TestCreateProgress(t *testing.T) {
+	root := sampleTree(t)
+	dir := t.TempDir()
+	// On a pipe (the test's buffers) nothing is drawn unless asked.
+	_, errs, code := runGale(t, "create", "-o", filepath.Join(dir, "a.torrent"), root)
+	if code != 0 || errs != "" {
+		t.Fatalf("exit %d, stderr %q", code, errs)
+	}
+	_, errs, code = runGale(t, "create", "--progress", "always", "-o", filepath.Join(dir, "b.torrent"), root)
+	if code != 0 || !strings.Contains(errs, "hashing") || !strings.Contains(errs, "100%") {
+		t.Fatalf("exit %d, stderr %q", code, errs)
+	}
+}
