@@ -83,8 +83,9 @@ type BuildConfig struct {
 	// Threads is the number of hashing goroutines; 0 means GOMAXPROCS.
 	Threads int
 	// Progress, when set, is called with the bytes hashed so far and the
-	// total, from a single goroutine, about every 4 MiB and once at the
-	// end. It must return quickly.
+	// total, from the goroutine that called Build, after each chunk of
+	// about 1 MiB (at least two pieces) and once at the end. It must
+	// return quickly.
 	Progress func(done, total int64)
 }
 

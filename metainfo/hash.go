@@ -12,9 +12,13 @@ import (
 	"sync/atomic"
 )
 
-// chunkTarget is the size the reader aims for per buffer: large
-// sequential reads, several pieces per job.
-const chunkTarget = 4 << 20
+// chunkTarget is the amount of the address space a worker reads and
+// hashes at a time: large reads, yet small enough to stay in cache
+// between the copy and the hashing.
+const chunkTarget = 1 << 20
+
+// maxBuffers bounds the memory of all workers' chunk buffers together.
+const maxBuffers = 1 << 30
 
 // spanFile is a file placed in the piece address space.
 type spanFile struct {
@@ -36,8 +40,15 @@ type hashJob struct {
 	threads  int
 	progress func(done, total int64)
 	// missing, when set, makes a missing or short file read as zeros and
-	// be reported through it instead of failing (Verify).
+	// be reported through it instead of failing (Verify). It is called
+	// from the workers, under a lock.
 	missing func(file int)
+	// skipHoles skips hashing chunks that hold no file data at all
+	// (Verify: such pieces are bad anyway).
+	skipHoles bool
+
+	mu       sync.Mutex
+	firstErr error
 }
 
 // hashOutput holds the hashes by piece index of the address space.
@@ -46,23 +57,17 @@ type hashOutput struct {
 	layer  []byte // v2: 32 bytes per piece; a file's pieces are contiguous
 }
 
-// chunk is one buffer of the address space handed to a worker.
-type chunk struct {
-	buf   []byte
-	start int64 // address of buf[0]
-	n     int   // valid bytes
-	data  int64 // file bytes in it, for progress
-}
-
 func (j *hashJob) numPieces() int64 { return (j.end + j.pl - 1) / j.pl }
 
-// run hashes the address space with one reader goroutine (the caller)
-// doing large sequential reads into a pool of reusable buffers, each a
-// whole number of pieces, and j.threads workers hashing whole pieces in
-// parallel. Results land by piece index, so order of completion does not
-// matter; the steady state allocates nothing per piece. A cancelled ctx
-// stops the reader before its next read and the workers before their
-// next piece.
+// run hashes the address space. It is cut into chunks of whole pieces
+// (about chunkTarget bytes); j.threads workers (GOMAXPROCS by default)
+// claim chunks in address order, each reading its chunk with large
+// positioned reads into its own reusable buffer (files read in sequence,
+// gaps as zeros) and hashing the pieces at once while the data is in
+// cache. With no separate reader there is nothing to wait for: every
+// core reads and hashes. Results land by piece index; the steady state
+// allocates nothing per piece. The calling goroutine reports progress.
+// A cancelled ctx stops every worker before its next piece.
 func (j *hashJob) run(ctx context.Context) (*hashOutput, error) {
 	out := &hashOutput{}
 	np := j.numPieces()
@@ -76,43 +81,64 @@ func (j *hashJob) run(ctx context.Context) (*hashOutput, error) {
 	if threads <= 0 {
 		threads = runtime.GOMAXPROCS(0)
 	}
+	// At least two pieces per chunk, so pieces hash in pairs, unless
+	// pieces are huge.
 	per := max(1, chunkTarget/j.pl)
-	size := int(per * j.pl)
-	nbuf := threads + 2
-	if size > 64<<20 {
-		nbuf = threads + 1
+	if j.pl <= 16<<20 {
+		per = max(2, per)
 	}
-	free := make(chan []byte, nbuf)
-	for range nbuf {
-		free <- nil // allocated on first use
-	}
-	jobs := make(chan *chunk, nbuf)
-	var done atomic.Int64
+	size := per * j.pl
+	nchunks := (j.end + size - 1) / size
+	// No more workers than chunks, and at most maxBuffers bytes of
+	// buffers (huge pieces on many cores).
+	threads = int(min(int64(threads), max(nchunks, 1), max(maxBuffers/size, 1)))
+
 	ctx, cancel := context.WithCancel(ctx)
 	defer cancel()
-
+	var next atomic.Int64
+	progress := make(chan int64, 4*threads)
 	var wg sync.WaitGroup
 	for range threads {
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
-			w := newPieceWorker(j, out)
-			for c := range jobs {
-				if ctx.Err() == nil {
-					w.hashChunk(ctx, c)
+			w := newPieceWorker(j, out, int(size))
+			defer w.close()
+			for ctx.Err() == nil {
+				ci := next.Add(1) - 1
+				if ci >= nchunks {
+					return
 				}
-				done.Add(c.data)
-				free <- c.buf
+				start := ci * size
+				n := min(size, j.end-start)
+				data, err := w.fill(start, n)
+				if err != nil {
+					j.fail(err)
+					cancel()
+					return
+				}
+				if data > 0 || !j.skipHoles {
+					w.hashChunk(ctx, start, w.buf[:n])
+				}
+				if j.progress != nil {
+					progress <- data
+				}
 			}
 		}()
 	}
-	err := j.read(ctx, free, jobs, &done)
-	close(jobs)
-	wg.Wait()
-	if err == nil {
-		err = ctx.Err()
+	go func() {
+		wg.Wait()
+		close(progress)
+	}()
+	var done int64
+	for n := range progress {
+		done += n
+		j.progress(done, j.total)
 	}
-	if err != nil {
+	if j.firstErr != nil {
+		return nil, j.firstErr
+	}
+	if err := ctx.Err(); err != nil {
 		return nil, err
 	}
 	if j.progress != nil {
@@ -121,138 +147,111 @@ func (j *hashJob) run(ctx context.Context) (*hashOutput, error) {
 	return out, nil
 }
 
-// read is the reader loop: it fills buffers in address order.
-func (j *hashJob) read(ctx context.Context, free chan []byte, jobs chan<- *chunk, done *atomic.Int64) error {
-	per := max(1, chunkTarget/j.pl)
-	size := per * j.pl
-	r := &spanReader{job: j}
-	defer r.close()
-	for start := int64(0); start < j.end; start += size {
-		var buf []byte
-		select {
-		case buf = <-free:
-		case <-ctx.Done():
-			return ctx.Err()
-		}
-		if buf == nil {
-			buf = make([]byte, size)
-		}
-		if j.progress != nil {
-			j.progress(done.Load(), j.total)
-		}
-		n := min(size, j.end-start)
-		c := &chunk{buf: buf, start: start, n: int(n)}
-		if err := r.fill(c); err != nil {
-			return err
-		}
-		jobs <- c
+func (j *hashJob) fail(err error) {
+	j.mu.Lock()
+	if j.firstErr == nil {
+		j.firstErr = err
 	}
-	return nil
+	j.mu.Unlock()
 }
 
-// spanReader reads the address space sequentially, one open file at a
-// time.
-type spanReader struct {
-	job *hashJob
-	fi  int      // current file index
-	f   *os.File // open handle of files[fi], or nil
-	pos int64    // read position within files[fi]
-	bad bool     // files[fi] is missing or short (Verify mode)
-}
-
-func (r *spanReader) close() {
-	if r.f != nil {
-		r.f.Close()
-		r.f = nil
+// fill reads [start, start+n) of the address space into w.buf, zeros in
+// the gaps, and returns how many file bytes it read.
+func (w *pieceWorker) fill(start, n int64) (int64, error) {
+	files := w.j.files
+	buf := w.buf[:n]
+	end := start + n
+	// First file ending after start.
+	lo, hi := 0, len(files)
+	for lo < hi {
+		m := int(uint(lo+hi) >> 1)
+		if files[m].off+files[m].size <= start {
+			lo = m + 1
+		} else {
+			hi = m
+		}
 	}
-}
-
-// fill reads [c.start, c.start+c.n) into c.buf, zeros in the gaps.
-func (r *spanReader) fill(c *chunk) error {
-	files := r.job.files
-	pos, end := c.start, c.start+int64(c.n)
-	for pos < end {
-		for r.fi < len(files) && files[r.fi].off+files[r.fi].size <= pos {
-			r.close()
-			r.fi++
-			r.pos, r.bad = 0, false
-		}
-		if r.fi == len(files) || files[r.fi].off >= end {
-			clear(c.buf[pos-c.start : c.n])
-			return nil
-		}
-		sf := &files[r.fi]
-		if sf.off > pos {
-			clear(c.buf[pos-c.start : sf.off-c.start])
-			pos = sf.off
+	var data int64
+	pos := start
+	for i := lo; i < len(files) && pos < end; i++ {
+		sf := &files[i]
+		if sf.size == 0 {
 			continue
 		}
-		n := min(end, sf.off+sf.size) - pos
-		dst := c.buf[pos-c.start : pos-c.start+n]
-		if err := r.readFile(sf, pos-sf.off, dst); err != nil {
-			return err
+		if sf.off >= end {
+			break
 		}
-		c.data += n
-		pos += n
+		if sf.off > pos {
+			clear(buf[pos-start : sf.off-start])
+			pos = sf.off
+		}
+		m := min(end, sf.off+sf.size) - pos
+		if err := w.readAt(i, buf[pos-start:pos-start+m], pos-sf.off); err != nil {
+			return 0, err
+		}
+		data += m
+		pos += m
 	}
-	return nil
+	clear(buf[pos-start:])
+	return data, nil
 }
 
-// readFile reads dst from sf at offset off (always the next sequential
-// position). In Verify mode a missing or short file reads as zeros and
-// is reported once.
-func (r *spanReader) readFile(sf *spanFile, off int64, dst []byte) error {
-	if r.bad {
-		clear(dst)
-		return nil
-	}
-	if r.f == nil {
+// readAt reads dst from file i at offset off. The worker keeps the last
+// file it used open. In Verify mode a missing or short file reads as
+// zeros and is reported.
+func (w *pieceWorker) readAt(i int, dst []byte, off int64) error {
+	sf := &w.j.files[i]
+	if w.fi != i || w.f == nil {
+		w.close()
+		w.fi = i
 		f, err := os.Open(sf.path)
 		if err != nil {
-			return r.broken(err, dst)
+			return w.broken(i, dst, 0, err)
 		}
-		r.f = f
-		if off != 0 {
-			if _, err := f.Seek(off, io.SeekStart); err != nil {
-				return r.broken(err, dst)
-			}
-		}
-		r.pos = off
+		w.f = f
 	}
-	n, err := io.ReadFull(r.f, dst)
-	r.pos += int64(n)
+	n, err := w.f.ReadAt(dst, off)
 	if err != nil {
-		if errors.Is(err, io.ErrUnexpectedEOF) || errors.Is(err, io.EOF) {
+		if errors.Is(err, io.EOF) {
 			err = fmt.Errorf("%s: file is shorter than %d bytes (changed while hashing?)", sf.path, sf.size)
 		}
-		clear(dst[n:])
-		return r.broken(err, dst[n:])
+		return w.broken(i, dst, n, err)
 	}
 	return nil
 }
 
-func (r *spanReader) broken(err error, dst []byte) error {
-	if r.job.missing == nil {
+func (w *pieceWorker) broken(i int, dst []byte, n int, err error) error {
+	if w.j.missing == nil {
 		return err
 	}
-	r.job.missing(r.fi)
-	r.bad = true
-	r.close()
-	clear(dst)
+	w.j.mu.Lock()
+	w.j.missing(i)
+	w.j.mu.Unlock()
+	clear(dst[n:])
 	return nil
+}
+
+func (w *pieceWorker) close() {
+	if w.f != nil {
+		w.f.Close()
+		w.f = nil
+	}
 }
 
 // pieceWorker hashes pieces; its scratch space makes it allocation free.
 type pieceWorker struct {
 	j       *hashJob
 	out     *hashOutput
+	buf     []byte   // one chunk
+	f       *os.File // open handle of files[fi]
+	fi      int
 	scratch []byte // leaf hashes of one piece
 	v2files []int  // indices of non-empty files, by offset
 	lpp     int64  // leaves per piece
 }
 
-func newPieceWorker(j *hashJob, out *hashOutput) *pieceWorker {
-	w := &pieceWorker{j: j, out: out}
+func newPieceWorker(j *hashJob, out *hashOutput, size int) *pieceWorker {
+	w := &pieceWorker{j: j, out: out, buf: make([]byte, size), fi: -1}
 	if j.v2 {
 		w.lpp = j.pl / BlockSize
 		w.scratch = make([]byte, w.lpp*32)
@@ -286,26 +285,44 @@ func (w *pieceWorker) fileAt(a int64) *spanFile {
 	return f
 }
 
-func (w *pieceWorker) hashChunk(ctx context.Context, c *chunk) {
-	pl := w.j.pl
-	end := c.start + int64(c.n)
-	for ps := c.start; ps < end; ps += pl {
-		if ctx.Err() != nil {
-			return
-		}
-		p := ps / pl
-		pe := min(ps+pl, end)
-		data := c.buf[ps-c.start : pe-c.start]
-		if w.j.v1 {
-			h := sha1.Sum(data)
-			copy(w.out.pieces[p*20:], h[:])
-		}
-		if w.j.v2 {
-			if f := w.fileAt(ps); f != nil {
-				fe := min(pe, f.off+f.size)
-				r := pieceRoot(w.scratch, data[:fe-ps], w.lpp, f.size > pl)
-				copy(w.out.layer[p*32:], r[:])
+// hashChunk hashes the pieces of buf, which holds the address space
+// from start (a piece boundary). Full pieces are SHA-1 hashed two at a
+// time (sha1Pair), and leaf blocks SHA-256 hashed two at a time.
+func (w *pieceWorker) hashChunk(ctx context.Context, start int64, buf []byte) {
+	pl := int(w.j.pl)
+	first := start / int64(pl)
+	if w.j.v1 {
+		var h, h2 [20]byte
+		for off := 0; off < len(buf); {
+			if ctx.Err() != nil {
+				return
 			}
+			p := first + int64(off/pl)
+			if off+2*pl <= len(buf) {
+				sha1Pair(buf[off:off+pl], buf[off+pl:off+2*pl], &h, &h2)
+				copy(w.out.pieces[p*20:], h[:])
+				copy(w.out.pieces[(p+1)*20:], h2[:])
+				off += 2 * pl
+				continue
+			}
+			h = sha1.Sum(buf[off:min(off+pl, len(buf))])
+			copy(w.out.pieces[p*20:], h[:])
+			off += pl
+		}
+	}
+	if w.j.v2 {
+		for off := 0; off < len(buf); off += pl {
+			if ctx.Err() != nil {
+				return
+			}
+			ps := start + int64(off)
+			f := w.fileAt(ps)
+			if f == nil {
+				continue
+			}
+			fe := min(ps+int64(pl), f.off+f.size, start+int64(len(buf)))
+			r := pieceRoot(w.scratch, buf[off:off+int(fe-ps)], w.lpp, f.size > int64(pl))
+			copy(w.out.layer[(first+int64(off/pl))*32:], r[:])
 		}
 	}
 }

@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"fmt"
 	"math"
+	"slices"
 	"strconv"
 	"strings"
 )
@@ -57,15 +58,15 @@ func (p *parser) countFile(n *int, off int) error {
 // of the input.
 func (p *parser) parseInfo(base int64) error {
 	t := p.t
-	p.c = newSharedCursor(t.InfoBytes, base)
+	p.c = &cursor{data: t.InfoBytes, base: base}
 	c := p.c
 	if !c.is('d') {
 		return p.fieldErr("info", c.mismatch("dictionary"))
 	}
 	var ri rawInfo
-	err := c.dict(func(key string, ko int) error {
+	err := c.dict(func(key []byte, ko int) error {
 		var err error
-		switch key {
+		switch string(key) {
 		case "name":
 			ri.name, err = c.string()
 			ri.hasName = err == nil
@@ -128,75 +129,178 @@ func (p *parser) parseInfo(base int64) error {
 // v1Files parses the BEP 3 "files" list.
 func (p *parser) v1Files(ri *rawInfo) error {
 	c := p.c
-	err := c.list(func(i int) error {
-		off := c.pos
-		if err := p.countFile(&p.nfiles, off); err != nil {
+	// Count first, so that a huge list is refused before allocating.
+	start, n := c.pos, 0
+	err := c.list(func(int) error {
+		n++
+		if n > p.opts.maxFiles() {
+			return &Error{Field: "info.files", Offset: c.base + int64(start),
+				Msg: fmt.Sprintf("more than %d files", p.opts.maxFiles()), Err: ErrTooLarge}
+		}
+		return c.skip()
+	})
+	if err != nil {
+		return p.fieldErr("info.files", err)
+	}
+	c.pos = start
+	ri.files = make([]v1File, 0, n)
+	p.comps = slices.Grow(p.comps, 2*n) // the name and usually one component
+	if err := c.enter('l'); err != nil {
+		return p.fieldErr("info.files", err)
+	}
+	for i := 0; ; i++ {
+		more, err := c.next()
+		if err != nil {
+			return p.fieldErr("info.files", err)
+		}
+		if !more {
+			return nil
+		}
+		if err := p.v1File(ri, i); err != nil {
 			return err
 		}
-		f := v1File{start: len(p.comps), off: off, length: -1}
-		p.comps = append(p.comps, "") // the torrent name, filled in later
-		hasPath := false
-		err := c.dict(func(key string, ko int) error {
-			switch key {
-			case "length":
-				n, err := c.integer()
-				if err != nil {
-					return p.fieldErr(fmt.Sprintf("info.files[%d].length", i), err)
-				}
-				if n < 0 {
-					return p.fail(fmt.Sprintf("info.files[%d].length", i), ko, "negative length %d", n)
-				}
-				f.length = n
-				return nil
-			case "path":
-				p.comps = p.comps[:f.start+1]
-				hasPath = true
-				return p.fieldErr(fmt.Sprintf("info.files[%d].path", i), c.list(func(int) error {
-					s, err := c.string()
-					p.comps = append(p.comps, s)
-					return err
-				}))
-			case "attr":
-				if c.isString() {
-					s, err := c.string()
-					f.attr = s
-					return err
-				}
-			}
-			return c.skip()
-		})
+	}
+}
+
+// v1File parses entry i of "files".
+func (p *parser) v1File(ri *rawInfo, i int) error {
+	c := p.c
+	off := c.pos
+	field := func(sub string) string { return fmt.Sprintf("info.files[%d]%s", i, sub) }
+	f := v1File{start: len(p.comps), off: off, length: -1}
+	p.comps = append(p.comps, "") // the torrent name, filled in later
+	hasPath := false
+	if err := c.enter('d'); err != nil {
+		return p.fieldErr(field(""), err)
+	}
+	for {
+		more, err := c.next()
 		if err != nil {
-			return p.fieldErr(fmt.Sprintf("info.files[%d]", i), err)
+			return p.fieldErr(field(""), err)
 		}
-		if f.length < 0 {
-			return p.fail(fmt.Sprintf("info.files[%d]", i), off, "missing length")
+		if !more {
+			break
 		}
+		key, ko, err := c.key()
+		if err != nil {
+			return p.fieldErr(field(""), err)
+		}
+		switch string(key) {
+		case "length":
+			n, err := c.integer()
+			if err != nil {
+				return p.fieldErr(field(".length"), err)
+			}
+			if n < 0 {
+				return p.fail(field(".length"), ko, "negative length %d", n)
+			}
+			f.length = n
+		case "path":
+			p.comps = p.comps[:f.start+1]
+			hasPath = true
+			if err := p.pathList(); err != nil {
+				return p.fieldErr(field(".path"), err)
+			}
+		case "attr":
+			if c.isString() {
+				f.attr, err = c.string()
+			} else {
+				err = c.skip()
+			}
+		default:
+			err = c.skip()
+		}
+		if err != nil {
+			return p.fieldErr(field(""), err)
+		}
+	}
+	if f.length < 0 {
+		return p.fail(field(""), off, "missing length")
+	}
+	f.end = len(p.comps)
+	f.pad = strings.IndexByte(f.attr, 'p') >= 0 ||
+		(f.end > f.start+1 && strings.HasPrefix(p.comps[f.end-1], padPrefix))
+	if f.pad && !hasPath {
+		// BEP 47: readers must not require a path on padding files.
+		p.comps = append(p.comps, ".pad", strconv.FormatInt(f.length, 10))
 		f.end = len(p.comps)
-		f.pad = strings.IndexByte(f.attr, 'p') >= 0 ||
-			(f.end > f.start+1 && strings.HasPrefix(p.comps[f.end-1], padPrefix))
-		if f.pad && !hasPath {
-			// BEP 47: readers must not require a path on padding files.
-			p.comps = append(p.comps, ".pad", strconv.FormatInt(f.length, 10))
-			f.end = len(p.comps)
+	}
+	if f.end == f.start+1 {
+		return p.fail(field(".path"), off, "missing or empty path")
+	}
+	if err := checkPath(p.comps[f.start+1:f.end], false); err != nil {
+		return p.fail(field(".path"), off, "%v", err)
+	}
+	ri.files = append(ri.files, f)
+	return nil
+}
+
+// pathList appends the strings of the list at the cursor to p.comps.
+func (p *parser) pathList() error {
+	c := p.c
+	if err := c.enter('l'); err != nil {
+		return err
+	}
+	for {
+		more, err := c.next()
+		if err != nil || !more {
+			return err
 		}
-		if f.end == f.start+1 {
-			return p.fail(fmt.Sprintf("info.files[%d].path", i), off, "missing or empty path")
+		s, err := c.string()
+		if err != nil {
+			return err
 		}
-		if err := checkPath(p.comps[f.start+1:f.end], false); err != nil {
-			return p.fail(fmt.Sprintf("info.files[%d].path", i), off, "%v", err)
-		}
-		ri.files = append(ri.files, f)
-		return nil
-	})
-	return p.fieldErr("info.files", err)
+		p.comps = append(p.comps, s)
+	}
 }
 
 // v2Tree parses the BEP 52 "file tree" at the cursor.
 func (p *parser) v2Tree() error {
-	if !p.c.is('d') {
-		return p.fieldErr("info.file tree", p.c.mismatch("dictionary"))
+	c := p.c
+	if !c.is('d') {
+		return p.fieldErr("info.file tree", c.mismatch("dictionary"))
 	}
+	// Count first, so that a huge tree is refused before allocating.
+	start, n := c.pos, 0
+	if err := p.countTree(&n); err != nil {
+		return p.fieldErr("info.file tree", err)
+	}
+	c.pos = start
+	p.tree = slices.Grow(p.tree, n)
 	return p.treeNode(true)
+}
+
+// countTree counts the file entries ("" keys) of the tree at the cursor
+// without allocating, failing beyond MaxFiles.
+func (p *parser) countTree(n *int) error {
+	c := p.c
+	if !c.is('d') {
+		return c.skip()
+	}
+	c.pos++
+	for {
+		more, err := c.next()
+		if err != nil || !more {
+			return err
+		}
+		key, ko, err := c.key()
+		if err != nil {
+			return err
+		}
+		if len(key) == 0 {
+			*n++
+			if *n > p.opts.maxFiles() {
+				return &Error{Field: "info.file tree", Offset: c.base + int64(ko),
+					Msg: fmt.Sprintf("more than %d files", p.opts.maxFiles()), Err: ErrTooLarge}
+			}
+			err = c.skip()
+		} else {
+			err = p.countTree(n)
+		}
+		if err != nil {
+			return err
+		}
+	}
 }
 
 func (p *parser) treeField() string {
@@ -207,8 +311,22 @@ func (p *parser) treeField() string {
 func (p *parser) treeNode(root bool) error {
 	c := p.c
 	sawFile, sawChild := false, false
-	return c.dict(func(key string, ko int) error {
-		if key == "" {
+	if err := c.enter('d'); err != nil {
+		return p.fieldErr(p.treeField(), err)
+	}
+	for {
+		more, err := c.next()
+		if err != nil {
+			return p.fieldErr(p.treeField(), err)
+		}
+		if !more {
+			return nil
+		}
+		key, ko, err := c.key()
+		if err != nil {
+			return p.fieldErr(p.treeField(), err)
+		}
+		if len(key) == 0 {
 			if root {
 				return p.fail("info.file tree", ko, "the root of the file tree must not be a file")
 			}
@@ -216,26 +334,28 @@ func (p *parser) treeNode(root bool) error {
 				return p.fail(p.treeField(), ko, "file entry has siblings")
 			}
 			sawFile = true
-			return p.treeFile(ko)
+			if err := p.treeFile(ko); err != nil {
+				return err
+			}
+			continue
 		}
 		if sawFile {
 			return p.fail(p.treeField(), ko, "file entry has siblings")
 		}
 		sawChild = true
-		if err := checkComponent(key, false); err != nil {
+		name := string(key)
+		p.stack = append(p.stack, name)
+		if err := checkComponent(name, false); err != nil {
 			return p.fail(p.treeField(), ko, "%v", err)
 		}
 		if !c.is('d') {
-			p.stack = append(p.stack, key)
 			return p.fieldErr(p.treeField(), c.mismatch("dictionary"))
 		}
-		p.stack = append(p.stack, key)
 		if err := p.treeNode(false); err != nil {
 			return err
 		}
 		p.stack = p.stack[:len(p.stack)-1]
-		return nil
-	})
+	}
 }
 
 // treeFile parses the properties dictionary of a file ("" key).
@@ -249,8 +369,23 @@ func (p *parser) treeFile(ko int) error {
 	p.comps = append(p.comps, p.stack...)
 	f.end = len(p.comps)
 	hasRoot := false
-	err := c.dict(func(key string, vo int) error {
-		switch key {
+	if err := c.enter('d'); err != nil {
+		return p.fieldErr(p.treeField(), err)
+	}
+	for {
+		more, err := c.next()
+		if err != nil {
+			return p.fieldErr(p.treeField(), err)
+		}
+		if !more {
+			break
+		}
+		key, vo, err := c.key()
+		if err != nil {
+			return p.fieldErr(p.treeField(), err)
+		}
+		vo = c.pos
+		switch string(key) {
 		case "length":
 			n, err := c.integer()
 			if err != nil {
@@ -260,7 +395,6 @@ func (p *parser) treeFile(ko int) error {
 				return p.fail(p.treeField()+".length", vo, "negative length %d", n)
 			}
 			f.length = n
-			return nil
 		case "pieces root":
 			b, err := c.bytes()
 			if err != nil {
@@ -271,12 +405,11 @@ func (p *parser) treeFile(ko int) error {
 			}
 			copy(f.root[:], b)
 			hasRoot = true
-			return nil
+		default:
+			if err := c.skip(); err != nil {
+				return p.fieldErr(p.treeField(), err)
+			}
 		}
-		return c.skip()
-	})
-	if err != nil {
-		return p.fieldErr(p.treeField(), err)
 	}
 	if f.length < 0 {
 		return p.fail(p.treeField(), ko, "missing length")
@@ -531,7 +664,7 @@ func (p *parser) pieceLayers(data []byte, start int) error {
 		if !c.is('d') {
 			return p.fieldErr("piece layers", c.mismatch("dictionary"))
 		}
-		err := c.dict(func(key string, ko int) error {
+		err := c.dict(func(key []byte, ko int) error {
 			b, err := c.bytes()
 			if err != nil {
 				return p.fieldErr("piece layers", err)

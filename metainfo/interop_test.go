@@ -132,6 +132,7 @@ atp.ti = ti
 atp.save_path = sys.argv[2]
 atp.flags &= ~lt.torrent_flags.seed_mode
 atp.flags &= ~lt.torrent_flags.auto_managed
+atp.flags &= ~lt.torrent_flags.paused
 h = ses.add_torrent(atp)
 h.force_recheck()
 start = time.time()
@@ -163,11 +164,13 @@ type recheck struct {
 func TestInteropLibtorrentHybrid(t *testing.T) {
 	needLibtorrent(t)
 	for _, c := range []struct {
-		v      Version
-		pl     int64
-		single bool
-	}{{Hybrid, 16 << 10, false}, {Hybrid, 64 << 10, false}, {Hybrid, 32 << 10, true}, {V2, 32 << 10, false}, {V1, 32 << 10, false}} {
-		t.Run(fmt.Sprintf("%v-pl=%d-single=%v", c.v, c.pl, c.single), func(t *testing.T) {
+		v       Version
+		pl      int64
+		single  bool
+		corrupt bool // negative control: libtorrent must notice
+	}{{Hybrid, 16 << 10, false, false}, {Hybrid, 64 << 10, false, false}, {Hybrid, 32 << 10, true, false},
+		{V2, 32 << 10, false, false}, {V1, 32 << 10, false, false}, {Hybrid, 32 << 10, false, true}} {
+		t.Run(fmt.Sprintf("%v-pl=%d-single=%v-corrupt=%v", c.v, c.pl, c.single, c.corrupt), func(t *testing.T) {
 			dir := t.TempDir()
 			path := interopTree(t, dir, int(c.pl))
 			if c.single {
@@ -185,6 +188,9 @@ func TestInteropLibtorrentHybrid(t *testing.T) {
 			if err := os.WriteFile(file, b, 0o644); err != nil {
 				t.Fatal(err)
 			}
+			if c.corrupt {
+				corrupt(t, filepath.Join(path, "a.bin"), 3*c.pl+5)
+			}
 			var r recheck
 			out := runPython(t, pyRecheck, file, filepath.Dir(path))
 			if err := json.Unmarshal([]byte(out), &r); err != nil {
@@ -192,6 +198,12 @@ func TestInteropLibtorrentHybrid(t *testing.T) {
 			}
 			if r.V1 != hexIf(c.v.HasV1(), tor.InfoHash[:]) || r.V2 != hexIf(c.v.HasV2(), tor.InfoHashV2[:]) {
 				t.Errorf("libtorrent hashes v1=%q v2=%q, gale %x %x", r.V1, r.V2, tor.InfoHash, tor.InfoHashV2)
+			}
+			if c.corrupt {
+				if r.Seeding || r.Have != r.Pieces-1 {
+					t.Errorf("libtorrent after recheck of corrupt data: %+v, want exactly one piece missing", r)
+				}
+				return
 			}
 			if !r.Seeding || r.Have != r.Pieces || r.Pieces != tor.Info.NumPieces() {
 				t.Errorf("libtorrent after recheck: %+v, want seeding with all %d pieces", r, tor.Info.NumPieces())

@@ -68,13 +68,24 @@ func merkleReduce(buf []byte, n int, width int64, level int) [32]byte {
 
 // leafHashes hashes data in BlockSize blocks into dst (32 bytes per block,
 // the last block over its short length) and returns the block count.
+// Full blocks are hashed two at a time.
 func leafHashes(dst []byte, data []byte) int {
 	n := 0
-	for off := 0; off < len(data); off += BlockSize {
+	var h, h2 [32]byte
+	for off := 0; off < len(data); {
+		if off+2*BlockSize <= len(data) {
+			sha256Pair(data[off:off+BlockSize], data[off+BlockSize:off+2*BlockSize], &h, &h2)
+			copy(dst[n*32:], h[:])
+			copy(dst[(n+1)*32:], h2[:])
+			n += 2
+			off += 2 * BlockSize
+			continue
+		}
 		end := min(off+BlockSize, len(data))
-		h := sha256.Sum256(data[off:end])
+		h = sha256.Sum256(data[off:end])
 		copy(dst[n*32:], h[:])
 		n++
+		off = end
 	}
 	return n
 }

@@ -16,13 +16,16 @@ const (
 	// DefaultMaxSize bounds the size of a .torrent file: 64 MiB, far above
 	// real torrents (libtorrent's default limit is 10 MB).
 	DefaultMaxSize = 64 << 20
-	// DefaultMaxFiles bounds the number of files, padding files included:
-	// 2^20 = 1,048,576. A file list entry takes at least about 20 bytes of
-	// input, so this is reached only by torrents near DefaultMaxSize.
-	DefaultMaxFiles = 1 << 20
-	// DefaultMaxPieces bounds the number of pieces: 2^24 (a 256 TiB
-	// torrent with 16 MiB pieces).
-	DefaultMaxPieces = 1 << 24
+	// DefaultMaxFiles bounds the number of files, padding files included,
+	// in the v1 list and in the v2 tree (each counted on its own): 500,000,
+	// about what libtorrent's default token limit allows. The entries are
+	// counted before anything is allocated for them, so a torrent with a
+	// million files is refused quickly in memory proportional to its size.
+	DefaultMaxFiles = 500_000
+	// DefaultMaxPieces bounds the number of pieces: 2^22, twice
+	// libtorrent's default (a 64 TiB torrent with 16 MiB pieces). It
+	// bounds what building the piece tables for Verify costs.
+	DefaultMaxPieces = 1 << 22
 	// MaxPieceLength is the largest piece length accepted: 1 GiB.
 	MaxPieceLength = 1 << 30
 )
@@ -199,6 +202,17 @@ func (o ParseOptions) parse(data []byte, infoOnly bool) (*Torrent, error) {
 	t := &Torrent{Report: rep}
 	p := &parser{opts: o, t: t}
 	if infoOnly {
+		if data[0] != 'd' {
+			return nil, &Error{Field: "info", Offset: 0, Msg: "not a dictionary"}
+		}
+		c := &cursor{data: data}
+		if err := c.skip(); err != nil {
+			return nil, p.fieldErr("info", err)
+		}
+		if c.pos != len(data) {
+			// The bytes are the info dictionary to hash: nothing may follow.
+			return nil, &Error{Field: "info", Offset: int64(c.pos), Msg: fmt.Sprintf("%d bytes after the info dictionary", len(data)-c.pos)}
+		}
 		t.InfoBytes = bytes.Clone(data)
 		if err := p.parseInfo(0); err != nil {
 			return nil, err
@@ -208,8 +222,9 @@ func (o ParseOptions) parse(data []byte, infoOnly bool) (*Torrent, error) {
 	}
 	p.c = &cursor{data: data}
 	infoStart, infoEnd, layersStart := -1, -1, -1
-	err = p.c.dict(func(key string, ko int) error {
+	err = p.c.dict(func(k []byte, ko int) error {
 		var err error
+		key := string(k)
 		switch key {
 		case "announce":
 			t.Announce = p.optString(key)

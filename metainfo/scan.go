@@ -8,25 +8,18 @@ import (
 // cursor walks bencoded bytes in a single pass. It is used only on input
 // that bencode already validated (tolerant mode), so it can stay small,
 // but it still checks every bound and never panics. Positions are
-// absolute offsets into data, which keeps error offsets exact.
-//
-// s is a string copy of data: strings handed out are substrings of it, so
-// a million path components cost no allocation each.
+// offsets into data; base turns them into offsets of the whole input for
+// error messages. Dictionaries and lists are walked with enter and next,
+// without closures, so that hot loops do not allocate.
 type cursor struct {
 	data  []byte
-	s     string // string(data), or "" to copy strings out instead
-	base  int64  // offset of data[0] in the whole input
+	base  int64 // offset of data[0] in the whole input
 	pos   int
 	depth int
 }
 
 // maxScanDepth bounds recursion in skip; bencode's own limit is lower.
 const maxScanDepth = 1000
-
-// newSharedCursor returns a cursor whose strings share one copy of data.
-func newSharedCursor(data []byte, base int64) *cursor {
-	return &cursor{data: data, s: string(data), base: base}
-}
 
 // kind names the value at pos for error messages.
 func (c *cursor) kind() string {
@@ -104,69 +97,82 @@ func (c *cursor) integer() (int64, error) {
 	return int64(mag), nil
 }
 
-// str reads a string value and returns its start and end offsets.
-func (c *cursor) str() (start, end int, err error) {
+// bytes reads a string value as a sub-slice of the input.
+func (c *cursor) bytes() ([]byte, error) {
 	if !c.isString() {
-		return 0, 0, c.mismatch("string")
+		return nil, c.mismatch("string")
 	}
 	p := c.pos
 	n := 0
 	for p < len(c.data) && c.data[p] >= '0' && c.data[p] <= '9' {
 		if n > (math.MaxInt32-9)/10 {
-			return 0, 0, c.syntax("string length too large")
+			return nil, c.syntax("string length too large")
 		}
 		n = n*10 + int(c.data[p]-'0')
 		p++
 	}
 	if p >= len(c.data) || c.data[p] != ':' {
-		return 0, 0, c.syntax("malformed string length")
+		return nil, c.syntax("malformed string length")
 	}
 	p++
 	if n > len(c.data)-p {
-		return 0, 0, c.syntax(fmt.Sprintf("string length %d exceeds remaining input", n))
+		return nil, c.syntax(fmt.Sprintf("string length %d exceeds remaining input", n))
 	}
 	c.pos = p + n
-	return p, p + n, nil
+	return c.data[p : p+n : p+n], nil
 }
 
-// bytes reads a string value as a sub-slice of the input.
-func (c *cursor) bytes() ([]byte, error) {
-	s, e, err := c.str()
-	if err != nil {
-		return nil, err
-	}
-	return c.data[s:e:e], nil
-}
-
-// string reads a string value as a substring of the input string.
+// string reads a string value into a new string.
 func (c *cursor) string() (string, error) {
-	s, e, err := c.str()
-	if err != nil {
-		return "", err
+	b, err := c.bytes()
+	return string(b), err
+}
+
+// enter steps into the list ('l') or dictionary ('d') at pos.
+func (c *cursor) enter(kind byte) error {
+	if !c.is(kind) {
+		if kind == 'd' {
+			return c.mismatch("dictionary")
+		}
+		return c.mismatch("list")
 	}
-	if c.s == "" {
-		return string(c.data[s:e]), nil
+	c.pos++
+	return nil
+}
+
+// next reports whether the list or dictionary being walked has another
+// element, consuming its end marker when not.
+func (c *cursor) next() (bool, error) {
+	if c.pos >= len(c.data) {
+		return false, c.syntax("unexpected end of input")
 	}
-	return c.s[s:e], nil
+	if c.data[c.pos] == 'e' {
+		c.pos++
+		return false, nil
+	}
+	return true, nil
+}
+
+// key reads a dictionary key and returns it with its offset.
+func (c *cursor) key() ([]byte, int, error) {
+	ko := c.pos
+	k, err := c.bytes()
+	return k, ko, err
 }
 
 // dict calls fn for each key of the dictionary at pos; fn must consume
-// exactly one value (or call skip). keyOff is the key's offset.
-func (c *cursor) dict(fn func(key string, keyOff int) error) error {
-	if !c.is('d') {
-		return c.mismatch("dictionary")
+// exactly one value (or call skip). For cold paths; hot loops use enter,
+// next and key.
+func (c *cursor) dict(fn func(key []byte, keyOff int) error) error {
+	if err := c.enter('d'); err != nil {
+		return err
 	}
-	c.pos++
 	for {
-		if c.pos >= len(c.data) {
-			return c.syntax("unexpected end of input")
+		more, err := c.next()
+		if err != nil || !more {
+			return err
 		}
-		if c.data[c.pos] == 'e' {
-			c.pos++
-			return nil
-		}
-		ko := c.pos
-		key, err := c.string()
+		key, ko, err := c.key()
 		if err != nil {
 			return err
 		}
@@ -179,17 +185,13 @@ func (c *cursor) dict(fn func(key string, keyOff int) error) error {
 // list calls fn for each element of the list at pos; fn must consume
 // exactly one value.
 func (c *cursor) list(fn func(i int) error) error {
-	if !c.is('l') {
-		return c.mismatch("list")
+	if err := c.enter('l'); err != nil {
+		return err
 	}
-	c.pos++
 	for i := 0; ; i++ {
-		if c.pos >= len(c.data) {
-			return c.syntax("unexpected end of input")
-		}
-		if c.data[c.pos] == 'e' {
-			c.pos++
-			return nil
+		more, err := c.next()
+		if err != nil || !more {
+			return err
 		}
 		if err := fn(i); err != nil {
 			return err
@@ -207,18 +209,31 @@ func (c *cursor) skip() error {
 		_, err := c.integer()
 		return err
 	case b >= '0' && b <= '9':
-		_, _, err := c.str()
+		_, err := c.bytes()
 		return err
 	case b == 'l' || b == 'd':
-		c.depth++
-		defer func() { c.depth-- }()
-		if c.depth > maxScanDepth {
+		if c.depth++; c.depth > maxScanDepth {
 			return c.syntax("nesting too deep")
 		}
-		if b == 'l' {
-			return c.list(func(int) error { return c.skip() })
+		c.pos++
+		for {
+			more, err := c.next()
+			if err != nil {
+				return err
+			}
+			if !more {
+				c.depth--
+				return nil
+			}
+			if b == 'd' {
+				if _, err := c.bytes(); err != nil {
+					return err
+				}
+			}
+			if err := c.skip(); err != nil {
+				return err
+			}
 		}
-		return c.dict(func(string, int) error { return c.skip() })
 	}
 	return c.syntax(fmt.Sprintf("invalid byte %q at start of value", c.data[c.pos]))
 }

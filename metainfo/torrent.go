@@ -195,7 +195,11 @@ func (info *Info) NumPieces() int {
 			}
 		}
 	}
-	return int((end + info.PieceLength - 1) / info.PieceLength)
+	n := end / info.PieceLength
+	if end%info.PieceLength != 0 {
+		n++
+	}
+	return int(n)
 }
 
 // PieceHash returns the v1 SHA-1 hash of piece i, or nil.

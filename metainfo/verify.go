@@ -14,7 +14,8 @@ type VerifyOptions struct {
 	// Threads is the number of hashing goroutines; 0 means GOMAXPROCS.
 	Threads int
 	// Progress, when set, is called with the bytes checked so far and the
-	// total, from a single goroutine, about every 4 MiB and at the end.
+	// total, from the goroutine that called Verify, after each chunk of
+	// about 1 MiB (at least two pieces) and once at the end.
 	Progress func(done, total int64)
 }
 
@@ -120,13 +121,16 @@ func Verify(ctx context.Context, t *Torrent, path string, opts VerifyOptions) (*
 			return nil, fmt.Errorf("%s: %w", strings.Join(f.Path, "/"), err)
 		}
 		if st, err := os.Stat(lp); err != nil || !st.Mode().IsRegular() || st.Size() < f.Length {
+			// Not read at all: its pieces are bad whatever they hash to.
 			missing[i] = true
+			continue
 		}
 		job.files = append(job.files, spanFile{path: lp, size: f.Length, off: f.Offset})
 		index = append(index, i)
 	}
 	last := info.Files[len(info.Files)-1]
 	job.end = last.Offset + last.Length
+	job.skipHoles = true
 	job.missing = func(fi int) { missing[index[fi]] = true }
 	out, err := job.run(ctx)
 	if err != nil {

@@ -8,7 +8,6 @@ import (
 	"path/filepath"
 	"slices"
 	"strings"
-	"syscall"
 )
 
 // DefaultJunk lists the file and directory names Build skips unless
@@ -30,7 +29,7 @@ func (f *sourceFile) relSlash() string { return strings.Join(f.rel, "/") }
 type walker struct {
 	cfg     *BuildConfig
 	files   []sourceFile
-	visited map[[2]uint64]bool // directories on the current path (symlink loops)
+	visited map[string]bool // directories on the current path (symlink loops)
 }
 
 // collectFiles returns the files Build puts in the torrent for cfg.Path,
@@ -51,7 +50,7 @@ func collectFiles(cfg *BuildConfig) ([]sourceFile, bool, error) {
 	case !st.IsDir():
 		return nil, false, fmt.Errorf("%s: not a regular file or directory", cfg.Path)
 	}
-	w := &walker{cfg: cfg, visited: map[[2]uint64]bool{}}
+	w := &walker{cfg: cfg, visited: map[string]bool{}}
 	if err := w.dir(cfg.Path, nil, st); err != nil {
 		return nil, true, err
 	}
@@ -67,13 +66,6 @@ func collectFiles(cfg *BuildConfig) ([]sourceFile, bool, error) {
 		slices.SortFunc(w.files, func(a, b sourceFile) int { return strings.Compare(a.relSlash(), b.relSlash()) })
 	}
 	return w.files, true, nil
-}
-
-func fileID(st fs.FileInfo) ([2]uint64, bool) {
-	if s, ok := st.Sys().(*syscall.Stat_t); ok {
-		return [2]uint64{uint64(s.Dev), uint64(s.Ino)}, true
-	}
-	return [2]uint64{}, false
 }
 
 // skip reports whether the entry name at rel (relative, slash separated)
@@ -97,13 +89,12 @@ func (w *walker) skip(name, rel string) bool {
 }
 
 func (w *walker) dir(dir string, rel []string, st fs.FileInfo) error {
-	if id, ok := fileID(st); ok {
-		if w.visited[id] {
-			return nil // a symlink loop
-		}
-		w.visited[id] = true
-		defer delete(w.visited, id)
+	id := dirID(dir, st)
+	if w.visited[id] {
+		return nil // a symlink loop
 	}
+	w.visited[id] = true
+	defer delete(w.visited, id)
 	entries, err := os.ReadDir(dir)
 	if err != nil {
 		return err
