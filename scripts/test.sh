@@ -21,6 +21,11 @@ if ((${#need[@]})); then
 fi
 
 export GALE_REQUIRE_INTEROP=1
+
+# A real PostgreSQL for the catalog conformance suite (SQLite always runs).
+eval "$(bash scripts/postgres-test.sh start)"
+trap 'bash scripts/postgres-test.sh stop "$GALE_PG_DIR" >/dev/null 2>&1 || true' EXIT
+export GALE_REQUIRE_POSTGRES=1
 unformatted=$(gofmt -l $(git ls-files '*.go' 2>/dev/null || find . -name '*.go'))
 if [ -n "$unformatted" ]; then
   echo "gofmt would change:"; echo "$unformatted"; exit 1

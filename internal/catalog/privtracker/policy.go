@@ -1,0 +1,211 @@
+package privtracker
+
+import (
+	"context"
+
+	"github.com/gale-bt/gale/internal/catalog"
+	"github.com/gale-bt/gale/internal/peer"
+	"github.com/gale-bt/gale/internal/tracker"
+)
+
+var (
+	_ tracker.Policy     = (*Private)(nil)
+	_ tracker.Accounting = (*Private)(nil)
+)
+
+// Announce implements tracker.Policy. The key comes from the HTTP path
+// /<key>/announce or BEP 41 URL data (req.Passkey). Refusals, in the
+// order they are checked: an unknown info hash is "unregistered torrent";
+// a malformed key, unknown user or wrong key (computed as catalog.Passkey
+// over the torrent's swarm hash, compared in constant time) ErrBadKey; then
+// ErrDisabled, ErrAccessRevoked (the user's group may no longer see the
+// torrent's category), ErrClient (peer ID prefix rules, see
+// catalog.ClientAllowed), and for a deleted torrent its reason (see
+// deleted). It does not allocate.
+func (p *Private) Announce(req *tracker.AnnounceRequest) (tracker.Grant, error) {
+	uid, err := p.check(req.Passkey, req.InfoHash, &req.PeerID, req.Event, true)
+	if err != nil {
+		return tracker.Grant{}, err
+	}
+	return tracker.Grant{User: uint64(uid)}, nil
+}
+
+// Scrape implements tracker.Policy with Announce's rules, except that
+// client rules are not applied and deleted torrents may be scraped.
+func (p *Private) Scrape(passkey []byte, ih tracker.InfoHash) error {
+	_, err := p.check(passkey, ih, nil, 0, false)
+	return err
+}
+
+func (p *Private) check(key []byte, ih tracker.InfoHash, id *peer.ID, ev tracker.Event, announce bool) (uint32, error) {
+	uid, ok := catalog.PasskeyUser(key)
+	if !ok {
+		return 0, ErrBadKey
+	}
+	p.mu.RLock()
+	t := p.torrents[ih]
+	u, uok := p.users[uid]
+	secret := p.settings.Secret
+	var rights catalog.Rights
+	clientOK := true
+	if t != nil && uok {
+		if u.admin {
+			rights = catalog.RightsAll
+		} else {
+			rights = p.rights[catalog.RightsKey{GroupID: u.group, CategoryID: t.category}]
+		}
+		if id != nil && len(p.rules) > 0 {
+			clientOK = catalog.ClientAllowed(p.rules, id[:])
+		}
+	}
+	p.mu.RUnlock()
+	switch {
+	case t == nil:
+		return 0, tracker.ErrNotRegistered
+	case !uok || !catalog.CheckPasskey(key, secret, u.keyVersion, uid, (*[20]byte)(&t.swarm)):
+		return 0, ErrBadKey
+	case u.disabled:
+		return 0, ErrDisabled
+	case !rights.Has(catalog.RightSee):
+		return 0, ErrAccessRevoked
+	case !clientOK:
+		return 0, ErrClient
+	}
+	if announce && t.deleted {
+		if err := p.deleted(t, id, ev); err != nil {
+			return 0, err
+		}
+	}
+	return uid, nil
+}
+
+// Polite deletion. A deleted torrent keeps serving the peers that were in
+// its swarm when it was deleted (as the accounting saw them: announced
+// within PeerTTL and not stopped) for as long as one of them is a
+// leecher; a member's "stopped" is always accepted so its last counters
+// are credited. Once no leecher is left the torrent is gone for good.
+// Everyone else is refused with "torrent deleted: <reason>" for
+// DeletedNotice after the deletion, then with "unregistered torrent".
+
+type member struct {
+	left uint64
+	seen int64 // unix nanoseconds
+}
+
+type swarmMembers struct {
+	peers map[peer.ID]member
+	gone  bool
+}
+
+// deleted decides an announce to a deleted torrent; nil admits it.
+func (p *Private) deleted(t *torrentSnap, id *peer.ID, ev tracker.Event) error {
+	now := p.cfg.Now()
+	refuse := error(t.deletedErr)
+	if now.Sub(t.deletedAt) > p.cfg.DeletedNotice {
+		refuse = tracker.ErrNotRegistered
+	}
+	if id == nil {
+		return refuse
+	}
+	p.delMu.Lock()
+	defer p.delMu.Unlock()
+	m := p.members[t.id]
+	if m == nil {
+		return refuse
+	}
+	cutoff := now.Add(-p.cfg.PeerTTL).UnixNano()
+	me, ok := m.peers[*id]
+	if !ok || me.seen < cutoff {
+		return refuse
+	}
+	if ev == tracker.EventStopped {
+		return nil
+	}
+	if !m.gone {
+		for _, o := range m.peers {
+			if o.left > 0 && o.seen >= cutoff {
+				return nil
+			}
+		}
+		m.gone = true // no leecher left: only goodbyes from now on
+	}
+	return refuse
+}
+
+// noteMember updates the membership of a deleted torrent's swarm from an
+// applied announce (called by Record).
+func (p *Private) noteMember(f *tracker.Fact) {
+	p.mu.RLock()
+	t := p.torrents[f.InfoHash]
+	p.mu.RUnlock()
+	if t == nil || !t.deleted {
+		return
+	}
+	p.delMu.Lock()
+	defer p.delMu.Unlock()
+	m := p.members[t.id]
+	if m == nil {
+		return
+	}
+	if f.Event == tracker.EventStopped {
+		delete(m.peers, f.PeerID)
+		return
+	}
+	if _, ok := m.peers[f.PeerID]; ok {
+		m.peers[f.PeerID] = member{left: f.Left, seen: f.UnixNano}
+	}
+}
+
+// syncDeleted starts tracking the members of newly deleted torrents among
+// ts, from the stored peers and the announces not yet flushed, and stops
+// tracking torrents that are no longer deleted.
+func (p *Private) syncDeleted(ctx context.Context, ts map[int64]*torrentSnap) {
+	now := p.cfg.Now()
+	for id, t := range ts {
+		p.delMu.Lock()
+		_, tracked := p.members[id]
+		if !t.deleted && tracked {
+			delete(p.members, id)
+		}
+		p.tracking.Store(int32(len(p.members)))
+		p.delMu.Unlock()
+		if !t.deleted || tracked {
+			continue
+		}
+		if now.Sub(t.deletedAt) > p.cfg.DeletedNotice+p.cfg.PeerTTL {
+			continue // long gone: nobody is served (see deleted)
+		}
+		m := &swarmMembers{peers: map[peer.ID]member{}}
+		{
+			peers, err := p.store.ActivePeers(ctx, id, now.Add(-p.cfg.PeerTTL))
+			if err != nil {
+				p.log.Warn("reading the peers of a deleted torrent failed", "torrent", id, "err", err)
+			}
+			for _, pe := range peers {
+				m.peers[peer.ID(pe.PeerID)] = member{left: u64(pe.Left), seen: pe.LastAnnounce.UnixNano()}
+			}
+			p.accMu.Lock()
+			for k, e := range p.pending {
+				if k.ih == t.swarm || (t.hasAlias && k.ih == t.alias) {
+					if e.upd.Last.Event == tracker.EventStopped {
+						delete(m.peers, k.peer)
+					} else {
+						m.peers[k.peer] = member{left: e.upd.Last.Left, seen: e.upd.Last.At}
+					}
+				}
+			}
+			p.accMu.Unlock()
+		}
+		p.delMu.Lock()
+		p.members[id] = m
+		p.tracking.Store(int32(len(p.members)))
+		p.delMu.Unlock()
+	}
+}
+
+func u64(v int64) uint64 {
+	if v < 0 {
+		return 0
+	}
+	return uint64(v)
+}
