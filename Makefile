@@ -1,5 +1,5 @@
 # gale: common tasks. `make test` is the test command CI runs.
-.PHONY: build test fuzz bench bench-bencode
+.PHONY: build test fuzz bench bench-bencode bench-create bench-tracker
 
 build:
 	CGO_ENABLED=0 go build -trimpath -o gale ./cmd/gale
@@ -10,7 +10,13 @@ test:
 fuzz:
 	bash scripts/fuzz.sh
 
-bench: bench-bencode
+bench: bench-bencode bench-create bench-tracker
 
 bench-bencode:
 	cd bench/bencodecmp && go test -run '^$$' -bench . -benchmem
+
+bench-create:
+	bash scripts/bench-create.sh
+
+bench-tracker:
+	bash scripts/bench-tracker.sh

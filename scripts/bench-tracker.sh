@@ -77,21 +77,40 @@ wait_tcp() {
 	return 1
 }
 
+# warm_up PORT: a short discarded run, so that both trackers have loaded
+# their whitelist (opentracker does so in the background) and hold swarms.
+warm_up() {
+	timeout 30 "${pin_load[@]}" "$gale" bench --url "udp://127.0.0.1:$1/announce" \
+		--infohashes "$work/whitelist" --peers "$PEERS" --duration 1s >/dev/null 2>&1 || true
+}
+
 stop_tracker() {
 	kill "$pid" 2>/dev/null || true
 	wait "$pid" 2>/dev/null || true
 	pid=""
 }
 
-# run_bench NAME PROTO PORT: one bounded load run, JSON to $work/NAME-PROTO.json.
+# proc_ticks PID: user+system CPU time of a process, in clock ticks.
+proc_ticks() { awk '{print $14 + $15}' "/proc/$1/stat" 2>/dev/null || echo 0; }
+# cpu0_ticks: total and idle ticks of CPU 0.
+cpu0_ticks() { awk '/^cpu0 /{t = 0; for (i = 2; i <= NF; i++) t += $i; print t, $5 + $6}' /proc/stat; }
+
+# run_bench NAME PROTO PORT: one bounded load run, JSON to
+# $work/NAME-PROTO.json; the tracker's CPU time and CPU 0's busy share
+# during the run to $work/NAME-PROTO.cpu.
 run_bench() {
-	local conc=$UDP_CONCURRENCY
+	local conc=$UDP_CONCURRENCY t0 t1 c0 c1
 	[ "$2" = http ] && conc=$HTTP_CONCURRENCY
 	log "$1 $2: ${DURATION} of announces"
+	t0=$(proc_ticks "$pid") c0=$(cpu0_ticks)
 	timeout 120 "${pin_load[@]}" "$gale" bench --json --url "$2://127.0.0.1:$3/announce" \
 		--infohashes "$work/whitelist" --peers "$PEERS" --numwant "$NUMWANT" \
 		--seeders "$SEEDERS" --concurrency "$conc" --duration "$DURATION" \
 		>"$work/$1-$2.json" || { log "$1 $2 failed"; echo '{}' >"$work/$1-$2.json"; }
+	t1=$(proc_ticks "$pid") c1=$(cpu0_ticks)
+	echo "$((t1 - t0)) $c0 $c1" | awk -v hz="$(getconf CLK_TCK)" \
+		'{busy = ($4 - $2) > 0 ? 100 * (1 - ($5 - $3) / ($4 - $2)) : 0; print $1 / hz, busy}' \
+		>"$work/$1-$2.cpu"
 }
 
 # opentracker: -p TCP port, -P UDP port, -i bind address, -w whitelist,
@@ -100,6 +119,7 @@ run_bench() {
 	-w whitelist -d "$work" >"$work/opentracker.log" 2>&1) &
 pid=$!
 wait_tcp "$OT_PORT"
+warm_up "$OT_PORT"
 for proto in $PROTOCOLS; do run_bench opentracker "$proto" "$OT_PORT"; done
 stop_tracker
 
@@ -108,6 +128,7 @@ stop_tracker
 pid=$!
 status=0
 if wait_tcp "$GALE_PORT"; then
+	warm_up "$GALE_PORT"
 	for proto in $PROTOCOLS; do run_bench gale "$proto" "$GALE_PORT"; done
 else
 	log "gale tracker did not start:"
@@ -127,11 +148,16 @@ field() {
 echo
 echo "tracker benchmark: $TORRENTS torrents, $PEERS peers, numwant $NUMWANT, $DURATION per run"
 echo "tracker pinned to CPU 0, load (gale bench) to CPU 1; HTTP: one connection per request"
+echo "(a tracker core under 100% busy means the load generator, not the tracker, was the limit)"
 echo
 printf '%-6s %-22s %14s %14s %8s\n' proto metric opentracker gale ratio
 for proto in $PROTOCOLS; do
 	ot="$work/opentracker-$proto.json" ga="$work/gale-$proto.json"
+	read -r ocpu obusy <"$work/opentracker-$proto.cpu" || true
+	read -r gcpu gbusy <"$work/gale-$proto.cpu" || true
 	awk -v p="$proto" \
+		-v oc="${ocpu:-0}" -v gc="${gcpu:-0}" -v ob="${obusy:-0}" -v gb="${gbusy:-0}" \
+		-v on="$(field "$ot" responses)" -v gn="$(field "$ga" responses)" \
 		-v or="$(field "$ot" responses_per_second)" -v gr="$(field "$ga" responses_per_second)" \
 		-v op="$(field "$ot" p99_us)" -v gp="$(field "$ga" p99_us)" \
 		-v oe="$(field "$ot" errors)" -v ge="$(field "$ga" errors)" \
@@ -141,6 +167,9 @@ for proto in $PROTOCOLS; do
 			printf "%-6s %-22s %14.0f %14.0f %8s\n", p, "announces/s", or, gr, ratio(gr, or)
 			printf "%-6s %-22s %14.0f %14.0f %8s\n", p, "p99 latency (us)", op, gp, ratio(gp, op)
 			printf "%-6s %-22s %14d %14d\n", p, "errors+timeouts", oe + ot, ge + gt
+			ou = on > 0 ? 1e6 * oc / on : 0; gu = gn > 0 ? 1e6 * gc / gn : 0
+			printf "%-6s %-22s %14.1f %14.1f %8s\n", p, "tracker CPU us/announce", ou, gu, ratio(gu, ou)
+			printf "%-6s %-22s %13.0f%% %13.0f%%\n", p, "tracker core busy", ob, gb
 		}'
 done
 exit $status

@@ -12,6 +12,7 @@ import (
 	"strconv"
 	"sync"
 	"sync/atomic"
+	"syscall"
 	"time"
 
 	"github.com/gale-bt/gale/internal/trackerclient"
@@ -28,6 +29,8 @@ type httpWorker struct {
 	cfg      *benchConfig
 	pop      *benchPopulation
 	raddr    *net.TCPAddr
+	dialer   *net.Dialer
+	addr     string
 	prefix   []byte   // "GET /path?query&" up to the first parameter
 	suffix   []byte   // " HTTP/1.1\r\nHost: ...\r\n\r\n"
 	escaped  [][]byte // escaped info hashes
@@ -72,6 +75,9 @@ func benchHTTP(ctx context.Context, c *benchConfig, u *url.URL, target netip.Add
 	for w := range workers {
 		wk := &httpWorker{
 			cfg: c, pop: pop, raddr: net.TCPAddrFromAddrPort(target),
+			// No TCP keep-alive: it costs three setsockopt calls per
+			// connection and requests are short.
+			dialer: &net.Dialer{KeepAlive: -1}, addr: target.String(),
 			prefix: prefix, suffix: suffix, escaped: escaped,
 			buf: make([]byte, 0, 1024), rbuf: make([]byte, 64<<10), torrentN: w,
 		}
@@ -190,11 +196,11 @@ var errConnClosed = errors.New("connection closed before the response")
 func (wk *httpWorker) do(req []byte, start time.Time) (ok bool, err error) {
 	fresh := false
 	if wk.conn == nil {
-		c, err := net.DialTCP("tcp", nil, wk.raddr)
+		c, err := wk.dialer.Dial("tcp", wk.addr)
 		if err != nil {
 			return false, fmt.Errorf("connect: %w", err)
 		}
-		wk.conn, fresh = c, true
+		wk.conn, fresh = c.(*net.TCPConn), true
 		wk.stats.connects++
 	}
 	c := wk.conn
@@ -273,10 +279,10 @@ func readHTTPResponse(c net.Conn, buf []byte) (status int, body []byte, keep boo
 		m, err := c.Read(buf[n:])
 		n += m
 		if err != nil {
+			if n == 0 && (err == io.EOF || errors.Is(err, syscall.ECONNRESET)) {
+				return 0, nil, false, errConnClosed
+			}
 			if err == io.EOF {
-				if n == 0 {
-					return 0, nil, false, errConnClosed
-				}
 				return 0, nil, false, errors.New("truncated response header")
 			}
 			return 0, nil, false, err

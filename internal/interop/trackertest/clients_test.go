@@ -44,6 +44,17 @@ func startSeeder(t *testing.T, ctx context.Context, torrent, saveDir, ip string)
 	return p
 }
 
+// startLibtorrentDownloader downloads torrent into dlDir with the same
+// python3-libtorrent script, which then seeds.
+func startLibtorrentDownloader(t *testing.T, ctx context.Context, torrent, dlDir, ip string) *proc {
+	t.Helper()
+	script, err := filepath.Abs(filepath.Join("testdata", "seed.py"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	return start(t, ctx, "libtorrent-downloader", dlDir, false, python(t), script, torrent, dlDir, ip)
+}
+
 // startTransmission downloads torrent into dlDir with transmission-cli,
 // bound to ip, with DHT, LPD, PEX and port mapping off.
 func startTransmission(t *testing.T, ctx context.Context, torrent, dlDir, ip string) *proc {
@@ -53,7 +64,14 @@ func startTransmission(t *testing.T, ctx context.Context, torrent, dlDir, ip str
 	if err := os.MkdirAll(cfg, 0o755); err != nil {
 		t.Fatal(err)
 	}
+	// Transmission sends its tracker requests from its IPv4 bind address
+	// whenever one is set, so for a tracker on ::1 the IPv4 address must
+	// stay the default (its IPv4 peer socket then listens on 0.0.0.0; with
+	// DHT, LPD and PEX off the tracker is its only source of peers).
 	bind4, bind6 := "127.0.0.1", "::1"
+	if strings.Contains(ip, ":") {
+		bind4 = "0.0.0.0"
+	}
 	settings := map[string]any{
 		"dht-enabled":               false,
 		"lpd-enabled":               false,
@@ -65,6 +83,7 @@ func startTransmission(t *testing.T, ctx context.Context, torrent, dlDir, ip str
 		"bind-address-ipv6":         bind6,
 		"peer-port-random-on-start": false,
 		"message-level":             2,
+		"utp-enabled":               false, // plain TCP between loopback peers
 	}
 	b, _ := json.Marshal(settings)
 	if err := os.WriteFile(filepath.Join(cfg, "settings.json"), b, 0o644); err != nil {
@@ -87,6 +106,8 @@ func startAria2(t *testing.T, ctx context.Context, torrent, dlDir, ip, proto str
 	state := t.TempDir()
 	args := []string{
 		"--no-conf=true",
+		"--log=-", // into the process log, shown when a test fails
+		"--log-level=info",
 		"--dir=" + dlDir,
 		"--interface=" + ip,
 		"--listen-port=" + fmt.Sprint(freePort(t, ip)),
@@ -98,6 +119,7 @@ func startAria2(t *testing.T, ctx context.Context, torrent, dlDir, ip, proto str
 		"--bt-enable-lpd=false",
 		"--enable-peer-exchange=false",
 		"--seed-time=10",
+		"--seed-ratio=0.0", // seed for --seed-time whatever the ratio
 		"--summary-interval=0",
 		"--console-log-level=notice",
 		"--file-allocation=none",
@@ -112,17 +134,15 @@ func startAria2(t *testing.T, ctx context.Context, torrent, dlDir, ip, proto str
 	return start(t, ctx, "aria2c", dlDir, false, bin, append(args, torrent)...)
 }
 
-// waitFile waits until path holds exactly want, and for aria2c's control
-// file (path + ".aria2") to be gone.
+// waitFile waits until path holds exactly want. (aria2c keeps its control
+// file while it seeds, so the bytes are what tells completion.)
 func waitFile(ctx context.Context, path string, want []byte, p *proc) error {
 	tick := time.NewTicker(200 * time.Millisecond)
 	defer tick.Stop()
 	for {
 		if st, err := os.Stat(path); err == nil && st.Size() == int64(len(want)) {
-			if _, err := os.Stat(path + ".aria2"); os.IsNotExist(err) {
-				if got, err := os.ReadFile(path); err == nil && bytes.Equal(got, want) {
-					return nil
-				}
+			if got, err := os.ReadFile(path); err == nil && bytes.Equal(got, want) {
+				return nil
 			}
 		}
 		if p.exited() {

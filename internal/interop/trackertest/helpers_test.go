@@ -129,6 +129,7 @@ type proc struct {
 	cmd   *exec.Cmd
 	log   string
 	lines chan string
+	stdin io.WriteCloser
 	done  chan struct{}
 	err   error
 }
@@ -176,6 +177,7 @@ func start(t *testing.T, ctx context.Context, label, dir string, wantLines bool,
 	if err != nil {
 		t.Fatal(err)
 	}
+	p.stdin = stdin
 	if err := cmd.Start(); err != nil {
 		t.Fatalf("starting %s: %v", label, err)
 	}
@@ -201,7 +203,18 @@ func start(t *testing.T, ctx context.Context, label, dir string, wantLines bool,
 
 func (p *proc) dumpLog(t *testing.T) {
 	b, _ := os.ReadFile(p.log)
-	s := strings.ReplaceAll(string(b), "\r", "\n")
+	if keep := os.Getenv("GALE_TRACKERTEST_LOGS"); keep != "" {
+		name := strings.NewReplacer("/", "_").Replace(t.Name()) + "-" + p.name + ".log"
+		os.WriteFile(filepath.Join(keep, name), b, 0o644)
+	}
+	// Progress lines repeat: keep one of each run.
+	var out []string
+	for _, line := range strings.Split(strings.ReplaceAll(string(b), "\r", "\n"), "\n") {
+		if line = strings.TrimSpace(line); line != "" && (len(out) == 0 || out[len(out)-1] != line) {
+			out = append(out, line)
+		}
+	}
+	s := strings.Join(out, "\n")
 	if len(s) > 4000 {
 		s = "...\n" + s[len(s)-4000:]
 	}

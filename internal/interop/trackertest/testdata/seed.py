@@ -1,11 +1,16 @@
 """Seed one torrent with libtorrent, on loopback only, for the tracker
-interop tests. Run by the Go test with /usr/bin/python3.
+interop tests; when SAVE_DIR lacks the data it downloads it first (used
+where the other clients cannot take part). Run by the Go test with
+/usr/bin/python3.
 
 usage: seed.py TORRENT SAVE_DIR LISTEN_IP
 
 Prints one line per event on stdout: "listening PORT", "tracker-reply N"
-(N peers), "tracker-error MSG", "seeding". Runs until stdin is closed or
-it is killed. DHT, LSD, UPnP and NAT-PMP are off; the torrent is private,
+(N peers), "tracker-error MSG", "seeding". A line "reannounce" on stdin
+makes it announce again at once (ignoring the tracker's min interval), so
+that it learns of peers that joined later and connects to them: clients
+such as Transmission never dial loopback addresses themselves. Runs until
+stdin is closed or it is killed. DHT, LSD, UPnP and NAT-PMP are off; the torrent is private,
 so PEX is off too.
 """
 import sys
@@ -39,9 +44,12 @@ def main():
     h = s.add_torrent(atp)
 
     done = threading.Event()
+    reannounce = threading.Event()
 
     def watch_stdin():
-        sys.stdin.read()
+        for line in sys.stdin:
+            if line.strip() == "reannounce":
+                reannounce.set()
         done.set()
 
     threading.Thread(target=watch_stdin, daemon=True).start()
@@ -51,6 +59,9 @@ def main():
         if not said_port and s.listen_port() > 0:
             print("listening", s.listen_port(), flush=True)
             said_port = True
+        if reannounce.is_set():
+            reannounce.clear()
+            h.force_reannounce(0, -1, lt.reannounce_flags_t.ignore_min_interval)
         st = h.status()
         if not said_seeding and st.is_seeding:
             print("seeding", flush=True)
