@@ -7,7 +7,6 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
-	"net"
 	"net/netip"
 	"os"
 	"os/signal"
@@ -104,14 +103,14 @@ func trackerFlags(s *trackerSettings) (*flag.FlagSet, *trackerSettings) {
 	fs.StringVar(&s.Whitelist, "whitelist", s.Whitelist, "track only the info hashes in `FILE`")
 	fs.StringVar(&s.Blacklist, "blacklist", s.Blacklist, "never track the info hashes in `FILE`")
 	fs.StringVar(&s.State, "state", s.State, "save and restore the swarms in `FILE`")
-	fs.Var(&s.Interval, "interval", "announce interval sent to clients")
-	fs.Var(&s.MinInterval, "min-interval", "minimum announce interval sent to clients")
-	fs.IntVar(&s.NumWantDefault, "numwant-default", s.NumWantDefault, "peers sent when the client does not say")
-	fs.IntVar(&s.NumWantMax, "numwant-max", s.NumWantMax, "most peers sent in one response")
-	fs.Var(&s.PeerTTL, "peer-ttl", "forget peers that have not announced for this long")
+	fs.Var(&s.Interval, "interval", "tell clients to announce every `DURATION` (or seconds)")
+	fs.Var(&s.MinInterval, "min-interval", "tell clients not to announce more often than every `DURATION`")
+	fs.IntVar(&s.NumWantDefault, "numwant-default", s.NumWantDefault, "send `N` peers when the client does not say")
+	fs.IntVar(&s.NumWantMax, "numwant-max", s.NumWantMax, "send at most `N` peers")
+	fs.Var(&s.PeerTTL, "peer-ttl", "forget peers silent for `DURATION`")
 	fs.Var(&s.TrustedProxy, "trusted-proxy", "believe X-Forwarded-For and X-Real-IP from `CIDR` (repeatable)")
 	fs.StringVar(&s.Config, "config", s.Config, "read settings from the TOML `FILE` (flags win)")
-	fs.StringVar(&s.LogFormat, "log-format", s.LogFormat, "log format: text or json")
+	fs.StringVar(&s.LogFormat, "log-format", s.LogFormat, "log `FORMAT`: text or json")
 	fs.BoolVar(&s.AccessLog, "access-log", s.AccessLog, "log one line per request")
 	return fs, s
 }
@@ -325,8 +324,8 @@ func runTracker(ctx context.Context, e *Env, args []string) error {
 
 	// Bind everything before serving anything, so a bad address fails
 	// the command at once.
-	var lns []net.Listener
-	var pcs []*net.UDPConn
+	var lns []*httptracker.Listener
+	var pcs []*udptracker.Socket
 	closeAll := func() {
 		for _, l := range lns {
 			l.Close()
@@ -336,7 +335,7 @@ func runTracker(ctx context.Context, e *Env, args []string) error {
 		}
 	}
 	for _, a := range s.HTTP.vals {
-		ln, err := net.Listen("tcp", a)
+		ln, err := httptracker.Listen("tcp", a)
 		if err != nil {
 			closeAll()
 			return fmt.Errorf("--http %s: %v", a, err)
@@ -344,12 +343,12 @@ func runTracker(ctx context.Context, e *Env, args []string) error {
 		lns = append(lns, ln)
 	}
 	for _, a := range s.UDP.vals {
-		pc, err := net.ListenPacket("udp", a)
+		pc, err := udptracker.Listen("udp", a)
 		if err != nil {
 			closeAll()
 			return fmt.Errorf("--udp %s: %v", a, err)
 		}
-		pcs = append(pcs, pc.(*net.UDPConn))
+		pcs = append(pcs, pc)
 	}
 
 	ctx, cancel := context.WithCancel(ctx)

@@ -52,7 +52,6 @@ func (t *Tracker) Announce(req *AnnounceRequest, resp *AnnounceResponse) error {
 		want = t.cfg.NumWantDefault
 	}
 	want = min(want, t.cfg.NumWantMax)
-	seeder := req.Left == 0
 
 	// The record as it will be stored: ID, address, port, key, tick.
 	var nr [rec6]byte
@@ -86,120 +85,85 @@ func (t *Tracker) Announce(req *AnnounceRequest, resp *AnnounceResponse) error {
 		t.swarmCount.Add(1)
 	}
 	b := s.swarms[idx]
-	var v6 []byte
-	list := b
-	if f == &fam6 {
-		v6 = s.v6blob(b)
-		if v6 == nil {
-			v6 = make([]byte, v6HdrLen, v6HdrLen+rec6)
-		}
-		list = v6
+	full := false
+	if t.cfg.MaxPeersPerSwarm > 0 {
+		st := s.swarmStats(b)
+		full = st.Seeders+st.Leechers >= t.cfg.MaxPeersPerSwarm
 	}
 
-	n, ns := f.count(list), f.seeds(list)
-	pos, found := f.search(list, 0, ns, &req.PeerID)
-	wasSeeder := found
-	if !found {
-		pos, found = f.search(list, ns, n, &req.PeerID)
-	}
-	var stErr error
-	self := -1
-	completed := false
-	switch {
-	case found:
-		old := f.rec(list, pos)
-		ipEnd := 20 + f.ipLen
-		if !bytes.Equal(old[20:ipEnd], r[20:ipEnd]) {
-			k := binary.LittleEndian.Uint32(old[f.keyOff():])
-			if req.Key == 0 || req.Key != k {
-				stErr = ErrPeerMoved
-				break
-			}
-		}
-		role := 1
-		if wasSeeder {
-			role = 0
-		}
-		if req.Event == EventStopped {
-			list = f.removeAt(list, pos)
-			if wasSeeder {
-				f.setSeeds(list, ns-1)
-			}
-			s.count[f.idx][role]--
-			break
-		}
-		switch {
-		case seeder && !wasSeeder:
-			to, _ := f.search(list, 0, ns, &req.PeerID)
-			f.move(list, pos, to)
-			f.setSeeds(list, ns+1)
-			pos = to
-			completed = req.Event == EventCompleted
-			s.count[f.idx][1]--
-			s.count[f.idx][0]++
-		case !seeder && wasSeeder:
-			to, _ := f.search(list, ns, n, &req.PeerID)
-			to--
-			f.move(list, pos, to)
-			f.setSeeds(list, ns-1)
-			pos = to
-			s.count[f.idx][0]--
-			s.count[f.idx][1]++
-		}
-		copy(f.rec(list, pos), r)
-		self = pos
-	case req.Event == EventStopped:
-		// Unknown peer leaving: nothing to do.
-	default:
-		if t.cfg.MaxPeersPerSwarm > 0 {
-			if st := s.swarmStats(b); st.Seeders+st.Leechers >= t.cfg.MaxPeersPerSwarm {
-				stErr = ErrSwarmFull
-				break
-			}
-		}
-		if seeder {
-			pos, _ = f.search(list, 0, ns, &req.PeerID)
-			list = f.insertAt(list, pos)
-			f.setSeeds(list, ns+1)
-			s.count[f.idx][0]++
-		} else {
-			list = f.insertAt(list, pos)
-			s.count[f.idx][1]++
-		}
-		copy(f.rec(list, pos), r)
-		self = pos
-		completed = req.Event == EventCompleted
-	}
-
-	// Store the (possibly reallocated) lists back.
-	if f == &fam6 {
-		s.setV6(b, list)
+	var a applied
+	big := s.bigOf(b)
+	var bl *bigList
+	var bf *family
+	var k int
+	if big != nil {
+		// A big swarm: the peer's records live in the bucket its ID
+		// hashes to.
+		bl = &big.lists[f.idx]
+		bf = bucketFamily(f)
+		k = t.bucketOf(&req.PeerID, len(bl.buckets))
+		bl.buckets[k], a = t.apply(bl.buckets[k], bf, r, req, full)
+		bl.seeds += a.dSeeds
+		bl.leechers += a.dLeechers
 	} else {
-		b = list
-		s.swarms[idx] = b
+		var list []byte
+		if f == &fam6 {
+			list = s.v6blob(b)
+			if list == nil {
+				list = make([]byte, v6HdrLen, v6HdrLen+rec6)
+			}
+		} else {
+			list = b
+		}
+		list, a = t.apply(list, f, r, req, full)
+		if f == &fam6 {
+			s.setV6(b, list)
+		} else {
+			b = list
+			s.swarms[idx] = b
+		}
+		if f.count(list) > bigThreshold {
+			big = t.makeBig(s, idx)
+			b = s.swarms[idx]
+		}
 	}
-	if completed {
+	s.count[f.idx][0] += a.dSeeds
+	s.count[f.idx][1] += a.dLeechers
+	if a.completed {
 		c := binary.LittleEndian.Uint32(b[offCompleted:])
 		binary.LittleEndian.PutUint32(b[offCompleted:], c+1)
 	}
-	if stErr == nil {
+	if a.err == nil {
 		binary.LittleEndian.PutUint16(b[offLast:], now)
-		fl := binary.LittleEndian.Uint16(b[offFlags:])
-		binary.LittleEndian.PutUint16(b[offFlags:], fl&^flagIdle)
 	}
 	st := s.swarmStats(b)
 	resp.Seeders, resp.Leechers, resp.Completed = st.Seeders, st.Leechers, st.Completed
-	if stErr == nil && req.Event != EventStopped && want > 0 {
-		n, ns = f.count(list), f.seeds(list)
-		lo := 0
-		if seeder {
-			lo = ns
+	if a.err == nil && req.Event != EventStopped && want > 0 {
+		seeder := req.Left == 0
+		switch {
+		case big != nil && bl == nil:
+			// Just converted: the requester is somewhere in the buckets.
+			resp.Peers = t.sampleBig(resp.Peers, &big.lists[f.idx], bucketFamily(f), -1, -1, seeder, want, now, req.WantPeerIDs, &req.PeerID)
+		case big != nil:
+			resp.Peers = t.sampleBig(resp.Peers, bl, bf, k, a.self, seeder, want, now, req.WantPeerIDs, nil)
+			if bl.seeds+bl.leechers > len(bl.buckets)*bucketMax {
+				t.splitBuckets(bl, bf)
+			}
+		default:
+			list := b
+			if f == &fam6 {
+				list = s.v6blob(b)
+			}
+			lo := 0
+			if seeder {
+				lo = f.seeds(list)
+			}
+			resp.Peers = t.sample(resp.Peers, f, list, lo, f.count(list), a.self, want, now, req.WantPeerIDs)
 		}
-		resp.Peers = t.sample(resp.Peers, f, list, lo, n, self, want, now, req.WantPeerIDs)
 	}
 	s.mu.Unlock()
-	if stErr != nil {
-		return stErr
+	if a.err != nil {
+		return a.err
 	}
 
 	if t.cfg.Accounting != nil {
@@ -216,12 +180,93 @@ func (t *Tracker) Announce(req *AnnounceRequest, resp *AnnounceResponse) error {
 			Event:      req.Event,
 			Protocol:   req.Protocol,
 			UnixNano:   t.epoch.UnixNano() + int64(elapsed),
-			Known:      found,
-			WasSeeder:  wasSeeder,
+			Known:      a.found,
+			WasSeeder:  a.wasSeeder,
 		}
 		t.cfg.Accounting.Record(fa)
 	}
 	return nil
+}
+
+// applied is what applying an announce to one list did.
+type applied struct {
+	found, wasSeeder, completed bool
+	self                        int // the requester's index afterwards, or -1
+	dSeeds, dLeechers           int // changes of the list's counts
+	err                         error
+}
+
+// apply updates list (of family f) with the announce req whose record is
+// r: insert, update, move between the seeder and leecher regions, or
+// remove. full forbids inserting.
+func (t *Tracker) apply(list []byte, f *family, r []byte, req *AnnounceRequest, full bool) ([]byte, applied) {
+	a := applied{self: -1}
+	seeder := req.Left == 0
+	n, ns := f.count(list), f.seeds(list)
+	pos, found := f.search(list, 0, ns, &req.PeerID)
+	a.wasSeeder = found
+	if !found {
+		pos, found = f.search(list, ns, n, &req.PeerID)
+	}
+	a.found = found
+	switch {
+	case found:
+		old := f.rec(list, pos)
+		ipEnd := 20 + f.ipLen
+		if !bytes.Equal(old[20:ipEnd], r[20:ipEnd]) {
+			k := binary.LittleEndian.Uint32(old[f.keyOff():])
+			if req.Key == 0 || req.Key != k {
+				a.err = ErrPeerMoved
+				return list, a
+			}
+		}
+		if req.Event == EventStopped {
+			list = f.removeAt(list, pos)
+			if a.wasSeeder {
+				f.setSeeds(list, ns-1)
+				a.dSeeds = -1
+			} else {
+				a.dLeechers = -1
+			}
+			return list, a
+		}
+		switch {
+		case seeder && !a.wasSeeder:
+			to, _ := f.search(list, 0, ns, &req.PeerID)
+			f.move(list, pos, to)
+			f.setSeeds(list, ns+1)
+			pos = to
+			a.completed = req.Event == EventCompleted
+			a.dSeeds, a.dLeechers = 1, -1
+		case !seeder && a.wasSeeder:
+			to, _ := f.search(list, ns, n, &req.PeerID)
+			to--
+			f.move(list, pos, to)
+			f.setSeeds(list, ns-1)
+			pos = to
+			a.dSeeds, a.dLeechers = -1, 1
+		}
+		copy(f.rec(list, pos), r)
+		a.self = pos
+	case req.Event == EventStopped:
+		// Unknown peer leaving: nothing to do.
+	case full:
+		a.err = ErrSwarmFull
+	default:
+		if seeder {
+			pos, _ = f.search(list, 0, ns, &req.PeerID)
+			list = f.insertAt(list, pos)
+			f.setSeeds(list, ns+1)
+			a.dSeeds = 1
+		} else {
+			list = f.insertAt(list, pos)
+			a.dLeechers = 1
+		}
+		copy(f.rec(list, pos), r)
+		a.self = pos
+		a.completed = req.Event == EventCompleted
+	}
+	return list, a
 }
 
 // sample appends up to want entries from records [lo, hi) of list,
@@ -238,22 +283,10 @@ func (t *Tracker) sample(dst []byte, f *family, list []byte, lo, hi, self, want 
 	if m <= 0 {
 		return dst
 	}
-	start := 20
-	if withIDs {
-		start = 0
-	}
-	end := 22 + f.ipLen
-	emit := func(i int) {
-		r := f.rec(list, i)
-		if age(now, f.tick(r)) >= t.ttlTicks {
-			return
-		}
-		dst = append(dst, r[start:end]...)
-	}
 	if want >= m {
 		for i := lo; i < hi; i++ {
 			if i != self {
-				emit(i)
+				dst = t.emit(dst, f, list, i, now, withIDs)
 			}
 		}
 		return dst
@@ -268,7 +301,19 @@ func (t *Tracker) sample(dst []byte, f *family, list []byte, lo, hi, self, want 
 		if selfIn && i >= self {
 			i++
 		}
-		emit(i)
+		dst = t.emit(dst, f, list, i, now, withIDs)
 	}
 	return dst
+}
+
+// emit appends record i's entry unless it has expired.
+func (t *Tracker) emit(dst []byte, f *family, list []byte, i int, now uint16, withIDs bool) []byte {
+	r := f.rec(list, i)
+	if age(now, f.tick(r)) >= t.ttlTicks {
+		return dst
+	}
+	if withIDs {
+		return append(dst, r[:22+f.ipLen]...)
+	}
+	return append(dst, r[20:22+f.ipLen]...)
 }

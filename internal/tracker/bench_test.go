@@ -70,9 +70,9 @@ func BenchmarkAnnounceParallel(b *testing.B) {
 }
 
 // BenchmarkAnnounceChurn alternates a new peer joining and leaving a
-// 1000-peer swarm (insert and delete in the sorted records).
+// 100,000-peer swarm (insert and delete in a bucket's sorted records).
 func BenchmarkAnnounceChurn(b *testing.B) {
-	tr, reqs := benchTracker(b, 1, 1000)
+	tr, reqs := benchTracker(b, 1, 100000)
 	r := reqs[0]
 	var resp AnnounceResponse
 	resp.Peers = make([]byte, 0, 4096)

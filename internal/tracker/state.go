@@ -63,24 +63,47 @@ func (t *Tracker) WriteState(w io.Writer) (StateInfo, error) {
 	out = append(out, stateMagic[:]...)
 	out = binary.LittleEndian.AppendUint64(out, uint64(now.UnixNano()))
 
-	var raw []byte    // copied blobs of one shard
-	var lens [][2]int // per swarm: IPv4 blob length, IPv6 blob length
+	var raw []byte // copied blobs of one shard
+	type span struct {
+		n4, n6 int  // bytes of the IPv4 blob and of the IPv6 blob
+		sort   bool // from a big swarm: regions still to be sorted
+	}
+	var lens []span
 	for i := range t.shards {
 		s := &t.shards[i]
 		raw, lens = raw[:0], lens[:0]
 		s.mu.Lock()
 		for _, b := range s.swarms {
+			start := len(raw)
+			if big := s.bigOf(b); big != nil {
+				raw = append(raw, b[:hdrLen]...)
+				fam4.setSeeds(raw[start:], big.lists[0].seeds)
+				raw = appendBuckets(raw, &big.lists[0], &fam4b)
+				mid := len(raw)
+				if big.lists[1].seeds+big.lists[1].leechers > 0 {
+					raw = binary.LittleEndian.AppendUint32(raw, uint32(big.lists[1].seeds))
+					raw = appendBuckets(raw, &big.lists[1], &fam6)
+				}
+				lens = append(lens, span{mid - start, len(raw) - mid, true})
+				continue
+			}
 			raw = append(raw, b...)
 			v6 := s.v6blob(b)
 			raw = append(raw, v6...)
-			lens = append(lens, [2]int{len(b), len(v6)})
+			lens = append(lens, span{len(b), len(v6), false})
 		}
 		s.mu.Unlock()
 		rest := raw
 		for _, l := range lens {
-			b := rest[:l[0]]
-			v6 := rest[l[0] : l[0]+l[1]]
-			rest = rest[l[0]+l[1]:]
+			b := rest[:l.n4]
+			v6 := rest[l.n4 : l.n4+l.n6]
+			rest = rest[l.n4+l.n6:]
+			if l.sort {
+				sortRegions(b, &fam4)
+				if len(v6) > 0 {
+					sortRegions(v6, &fam6)
+				}
+			}
 			n4, s4 := fam4.count(b), fam4.seeds(b)
 			n6, s6 := 0, 0
 			if len(v6) > 0 {
@@ -124,6 +147,25 @@ func (t *Tracker) WriteState(w io.Writer) (StateInfo, error) {
 	}
 	info.Duration = time.Since(start)
 	return info, nil
+}
+
+// appendBuckets appends the records of bl, all seeders first.
+func appendBuckets(dst []byte, bl *bigList, bf *family) []byte {
+	for _, b := range bl.buckets {
+		dst = append(dst, b[bf.off:bf.off+bf.seeds(b)*bf.recLen]...)
+	}
+	for _, b := range bl.buckets {
+		dst = append(dst, b[bf.off+bf.seeds(b)*bf.recLen:]...)
+	}
+	return dst
+}
+
+// sortRegions sorts the seeder and the leecher region of list by ID.
+func sortRegions(list []byte, f *family) {
+	ns := f.seeds(list)
+	p := f.off + ns*f.recLen
+	sortRecords(list[f.off:p], f.recLen)
+	sortRecords(list[p:], f.recLen)
 }
 
 func (t *Tracker) ageSeconds(now, tick uint16) uint32 {
@@ -286,6 +328,9 @@ func (t *Tracker) ReadState(r io.Reader) (StateInfo, error) {
 			info.Peers += kept
 			info.Dropped += dropped
 		}
+		if b := s.swarms[idx]; fam4.count(b) > bigThreshold || (s.v6blob(b) != nil && fam6.count(s.v6blob(b)) > bigThreshold) {
+			t.makeBig(s, idx)
+		}
 		info.Swarms++
 	}
 	var tail [8]byte
@@ -308,7 +353,7 @@ func (t *Tracker) ReadState(r io.Reader) (StateInfo, error) {
 		s, f := &t.shards[i], &fresh[i]
 		s.mu.Lock()
 		old := len(s.swarms)
-		s.table, s.swarms, s.v6, s.count = f.table, f.swarms, f.v6, f.count
+		s.table, s.swarms, s.v6, s.big, s.count = f.table, f.swarms, f.v6, f.big, f.count
 		total += int64(len(s.swarms)) - int64(old)
 		s.mu.Unlock()
 	}

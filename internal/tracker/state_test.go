@@ -166,3 +166,35 @@ func TestSaveStateFileAtomic(t *testing.T) {
 		t.Fatal("garbage state loaded")
 	}
 }
+
+// FuzzReadState checks that no state file, however damaged, panics the
+// loader or leaves the store half-replaced.
+func FuzzReadState(f *testing.F) {
+	clk := newClock()
+	tr := New(Config{PeerTTL: time.Hour, Now: clk.Now})
+	mustAnnounce(f, tr, req(ih(1), pid(1), "10.0.0.1:1", 0, EventCompleted))
+	mustAnnounce(f, tr, req(ih(1), pid(2), "[2001:db8::1]:2", 1, EventStarted))
+	var buf bytes.Buffer
+	if _, err := tr.WriteState(&buf); err != nil {
+		f.Fatal(err)
+	}
+	f.Add(buf.Bytes())
+	f.Add([]byte("GALETRK1"))
+	f.Fuzz(func(t *testing.T, data []byte) {
+		tr := New(Config{PeerTTL: time.Hour, Now: clk.Now})
+		info, err := tr.ReadState(bytes.NewReader(data))
+		tot := tr.Totals()
+		if err != nil {
+			if tot.Swarms != 0 {
+				t.Fatalf("failed load left %d swarms", tot.Swarms)
+			}
+			return
+		}
+		if tot.Swarms != info.Swarms || tot.Seeders4+tot.Leechers4+tot.Seeders6+tot.Leechers6 != info.Peers {
+			t.Fatalf("loaded %+v but totals %+v", info, tot)
+		}
+		// The store must stay usable.
+		mustAnnounce(t, tr, req(ih(1), pid(3), "10.0.0.3:3", 1, EventStarted))
+		tr.Sweep()
+	})
+}

@@ -25,7 +25,7 @@ import (
 //	[0:20]  info hash
 //	[20:24] completed count
 //	[24:28] number of IPv4 seeders (records [0, n) of the seeder region)
-//	[28:30] flags (flagV6, flagIdle)
+//	[28:30] flags (flagV6, flagBig)
 //	[30:32] tick of the last announce
 //
 // Peer record (addresses and port big-endian, as on the wire):
@@ -48,8 +48,8 @@ const (
 	offFlags     = 28
 	offLast      = 30
 
-	flagV6   = 1 << 0 // the swarm has an entry in shard.v6
-	flagIdle = 1 << 1 // the swarm had no peers at the previous sweep
+	flagV6  = 1 << 0 // the swarm has an entry in shard.v6
+	flagBig = 1 << 1 // the swarm's records are in shard.big
 
 	v6HdrLen = 4
 
@@ -175,6 +175,7 @@ type shard struct {
 	table  []uint32
 	swarms [][]byte
 	v6     map[InfoHash][]byte
+	big    map[InfoHash]*bigSwarm
 	// live record counts by family (0 IPv4, 1 IPv6) and role (0 seeders,
 	// 1 leechers), maintained on every change.
 	count [2][2]int
@@ -247,8 +248,10 @@ func (t *Tracker) rehash(s *shard, size int) {
 func (t *Tracker) removeSwarm(s *shard, idx int) {
 	b := s.swarms[idx]
 	ih := (*InfoHash)(b[:20])
-	if binary.LittleEndian.Uint16(b[offFlags:])&flagV6 != 0 {
+	if fl := binary.LittleEndian.Uint16(b[offFlags:]); fl&flagV6 != 0 {
 		delete(s.v6, *ih)
+	} else if fl&flagBig != 0 {
+		delete(s.big, *ih)
 	}
 	h := t.hash(ih)
 	slot, _ := s.lookup(h, ih)
@@ -313,6 +316,13 @@ func (s *shard) setV6(b, v6 []byte) {
 // swarmStats returns the counts of swarm blob b (both families).
 func (s *shard) swarmStats(b []byte) ScrapeStats {
 	st := ScrapeStats{Completed: int(binary.LittleEndian.Uint32(b[offCompleted:]))}
+	if big := s.bigOf(b); big != nil {
+		for i := range big.lists {
+			st.Seeders += big.lists[i].seeds
+			st.Leechers += big.lists[i].leechers
+		}
+		return st
+	}
 	st.Seeders = fam4.seeds(b)
 	st.Leechers = fam4.count(b) - st.Seeders
 	if v6 := s.v6blob(b); v6 != nil {

@@ -46,7 +46,7 @@ func (t *Tracker) saveLogged() error {
 		t.log.Error("saving state failed", "file", t.cfg.StateFile, "err", err)
 		return err
 	}
-	t.log.Debug("state saved", "file", t.cfg.StateFile, "swarms", info.Swarms, "peers", info.Peers, "duration", info.Duration)
+	t.log.Info("state saved", "file", t.cfg.StateFile, "swarms", info.Swarms, "peers", info.Peers, "duration", info.Duration)
 	return nil
 }
 
@@ -60,16 +60,24 @@ func (t *Tracker) Sweep() int {
 		s := &t.shards[i]
 		s.mu.Lock()
 		for idx := 0; idx < len(s.swarms); {
-			b, n := t.expire(s, &fam4, s.swarms[idx], now)
-			s.swarms[idx] = b
-			total += n
-			empty := fam4.count(b) == 0
-			if v6 := s.v6blob(b); v6 != nil {
-				v6, n = t.expire(s, &fam6, v6, now)
+			var empty bool
+			if big := s.bigOf(s.swarms[idx]); big != nil {
+				var n int
+				n, empty = t.expireBig(s, idx, big, now)
 				total += n
-				s.setV6(b, v6)
-				empty = empty && fam6.count(v6) == 0
+			} else {
+				b, n := t.expire(s, &fam4, s.swarms[idx], now)
+				s.swarms[idx] = b
+				total += n
+				empty = fam4.count(b) == 0
+				if v6 := s.v6blob(b); v6 != nil {
+					v6, n = t.expire(s, &fam6, v6, now)
+					total += n
+					s.setV6(b, v6)
+					empty = empty && fam6.count(v6) == 0
+				}
 			}
+			b := s.swarms[idx]
 			if empty && age(now, binary.LittleEndian.Uint16(b[offLast:])) >= t.ttlTicks {
 				t.removeSwarm(s, idx)
 				continue // the last swarm moved into idx
@@ -111,6 +119,30 @@ func (t *Tracker) expire(s *shard, f *family, b []byte, now uint16) ([]byte, int
 	return shrink(b), n - w
 }
 
+// expireBig expires the buckets of a big swarm and merges it back when it
+// has shrunk. It returns the records removed and whether none is left.
+func (t *Tracker) expireBig(s *shard, idx int, big *bigSwarm, now uint16) (int, bool) {
+	removed, left := 0, 0
+	for i := range big.lists {
+		bl := &big.lists[i]
+		bf := bucketFamily([]*family{&fam4, &fam6}[i])
+		bl.seeds, bl.leechers = 0, 0
+		for k, b := range bl.buckets {
+			b, n := t.expire(s, bf, b, now)
+			bl.buckets[k] = b
+			removed += n
+			ns := bf.seeds(b)
+			bl.seeds += ns
+			bl.leechers += bf.count(b) - ns
+		}
+		left += bl.seeds + bl.leechers
+	}
+	if max(big.lists[0].seeds+big.lists[0].leechers, big.lists[1].seeds+big.lists[1].leechers) < bigThreshold/4 {
+		t.unbig(s, idx, big)
+	}
+	return removed, left == 0
+}
+
 // compactShard gives back memory after many swarms went away.
 func (t *Tracker) compactShard(s *shard) {
 	n := len(s.swarms)
@@ -129,5 +161,8 @@ func (t *Tracker) compactShard(s *shard) {
 	}
 	if s.v6 != nil && len(s.v6) == 0 {
 		s.v6 = nil
+	}
+	if s.big != nil && len(s.big) == 0 {
+		s.big = nil
 	}
 }

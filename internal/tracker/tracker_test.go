@@ -359,3 +359,26 @@ func TestAnnounceDoesNotAllocate(t *testing.T) {
 		}
 	}
 }
+
+func TestPeersAndRemove(t *testing.T) {
+	clk := newClock()
+	tr := New(Config{Now: clk.Now})
+	mustAnnounce(t, tr, req(ih(1), pid(1), "10.0.0.1:1", 0, EventStarted))
+	clk.Advance(90 * time.Second)
+	mustAnnounce(t, tr, req(ih(1), pid(2), "[2001:db8::2]:2", 5, EventStarted))
+	mustAnnounce(t, tr, req(ih(2), pid(3), "10.0.0.3:3", 5, EventStarted))
+	ps := tr.Peers(ih(1), 0)
+	if len(ps) != 2 || ps[0].ID != pid(1) || !ps[0].Seeder || ps[0].Addr.String() != "10.0.0.1:1" ||
+		ps[1].Seeder || ps[1].Addr.String() != "[2001:db8::2]:2" || clk.Now().Sub(ps[0].LastSeen) != 90*time.Second {
+		t.Fatalf("Peers = %+v", ps)
+	}
+	if len(tr.Peers(ih(1), 1)) != 1 || tr.Peers(ih(9), 0) != nil {
+		t.Fatal("limit or unknown swarm wrong")
+	}
+	if !tr.Remove(ih(1)) || tr.Remove(ih(1)) {
+		t.Fatal("Remove results wrong")
+	}
+	if tot := tr.Totals(); tot.Swarms != 1 || tot.Seeders4+tot.Leechers4+tot.Seeders6+tot.Leechers6 != 1 {
+		t.Fatalf("totals after Remove %+v", tot)
+	}
+}

@@ -2,6 +2,8 @@ package httptracker
 
 import (
 	"errors"
+	"fmt"
+	"net/netip"
 	"net/url"
 	"strings"
 	"testing"
@@ -149,5 +151,25 @@ func BenchmarkParseQuery(b *testing.B) {
 	b.ReportAllocs()
 	for i := 0; i < b.N; i++ {
 		_ = parseQuery(q, false, &out)
+	}
+}
+
+// BenchmarkRespondAnnounce is the HTTP announce path without the socket:
+// query parsing, the engine, and the bencoded response.
+func BenchmarkRespondAnnounce(b *testing.B) {
+	s := New(Config{Tracker: tracker.New(tracker.Config{})})
+	st := statePool.Get().(*connState)
+	client := netip.MustParseAddr("10.0.0.1")
+	var qs [][]byte
+	for i := 0; i < 1000; i++ {
+		q := []byte(fmt.Sprintf("info_hash=%s&peer_id=-TR4060-abcdefgh%04d&port=%d&left=%d&compact=1&numwant=50&key=%x", esc(strings.Repeat(string(rune('a'+i%20)), 20)), i, 1000+i, i%2, i))
+		s.respond(st, tracker.ActionAnnounce, nil, q, client, st.out[:headRoom])
+		qs = append(qs, q)
+	}
+	b.ReportAllocs()
+	b.ResetTimer()
+	for i := 0; i < b.N; i++ {
+		body, _ := s.respond(st, tracker.ActionAnnounce, nil, qs[i%len(qs)], client, st.out[:headRoom])
+		st.out = body[:headRoom]
 	}
 }

@@ -119,30 +119,19 @@ func New(cfg Config) *Server {
 	return s
 }
 
-// Serve accepts connections on ln until ctx is done, then closes ln and
-// every open connection and returns nil; or returns an accept error that
-// is not temporary.
-func (s *Server) Serve(ctx context.Context, ln net.Listener) error {
-	handoff := newChanListener(ln.Addr())
-	hs := &http.Server{
-		Handler:           s.handler,
-		ReadHeaderTimeout: s.cfg.ReadTimeout,
-		IdleTimeout:       s.cfg.IdleTimeout,
-		MaxHeaderBytes:    requestBufLen,
-		ErrorLog:          slog.NewLogLogger(s.log.Handler(), slog.LevelDebug),
-	}
-	var wg sync.WaitGroup
-	wg.Add(1)
-	go func() { defer wg.Done(); _ = hs.Serve(handoff) }()
+// ServeListener accepts connections on ln until ctx is done, then closes
+// ln and every open connection and returns nil; or returns an accept error
+// that is not temporary. Use it for listeners the net package made (TLS,
+// tests); Serve on a Listener from Listen is faster.
+func (s *Server) ServeListener(ctx context.Context, ln net.Listener) error {
+	sv := s.begin(ln.Addr())
 	stop := context.AfterFunc(ctx, func() { ln.Close() })
 	defer stop()
-
-	sem := make(chan struct{}, s.cfg.MaxConns)
 	var err error
 	delay := time.Duration(0)
 	for {
 		select {
-		case sem <- struct{}{}:
+		case sv.sem <- struct{}{}:
 		case <-ctx.Done():
 		}
 		if ctx.Err() != nil {
@@ -150,7 +139,7 @@ func (s *Server) Serve(ctx context.Context, ln net.Listener) error {
 		}
 		c, aerr := ln.Accept()
 		if aerr != nil {
-			<-sem
+			<-sv.sem
 			if ctx.Err() != nil {
 				break
 			}
@@ -165,29 +154,66 @@ func (s *Server) Serve(ctx context.Context, ln net.Listener) error {
 			break
 		}
 		delay = 0
-		s.track(c, true)
-		wg.Add(1)
-		go func() {
-			defer wg.Done()
-			if !s.serveConn(c, handoff, sem) {
-				s.track(c, false)
-				c.Close()
-				<-sem
-			}
-		}()
+		sv.goConn(c, nil)
 	}
-	handoff.Close()
+	sv.end()
+	return err
+}
+
+// serving is the state of one Serve call: the net/http server that takes
+// handed-off connections, the connection slots and the goroutines.
+type serving struct {
+	s       *Server
+	handoff *chanListener
+	hs      *http.Server
+	sem     chan struct{} // one token per open connection
+	wg      sync.WaitGroup
+}
+
+func (s *Server) begin(addr net.Addr) *serving {
+	sv := &serving{s: s, handoff: newChanListener(addr), sem: make(chan struct{}, s.cfg.MaxConns)}
+	sv.hs = &http.Server{
+		Handler:           s.handler,
+		ReadHeaderTimeout: s.cfg.ReadTimeout,
+		IdleTimeout:       s.cfg.IdleTimeout,
+		MaxHeaderBytes:    requestBufLen,
+		ErrorLog:          slog.NewLogLogger(s.log.Handler(), slog.LevelDebug),
+	}
+	sv.wg.Add(1)
+	go func() { defer sv.wg.Done(); _ = sv.hs.Serve(sv.handoff) }()
+	return sv
+}
+
+// end stops the net/http server, closes every connection and waits.
+func (sv *serving) end() {
+	sv.handoff.Close()
 	sctx, cancel := context.WithTimeout(context.Background(), 2*time.Second)
-	_ = hs.Shutdown(sctx)
+	_ = sv.hs.Shutdown(sctx)
 	cancel()
-	hs.Close()
+	sv.hs.Close()
+	s := sv.s
 	s.mu.Lock()
 	for c := range s.conns {
 		c.Close()
 	}
 	s.mu.Unlock()
-	wg.Wait()
-	return err
+	sv.wg.Wait()
+}
+
+// goConn serves c on its own goroutine; prefix holds bytes already read
+// from it. The caller holds a slot in sem for c.
+func (sv *serving) goConn(c net.Conn, prefix []byte) {
+	s := sv.s
+	s.track(c, true)
+	sv.wg.Add(1)
+	go func() {
+		defer sv.wg.Done()
+		if !s.serveConn(c, sv.handoff, sv.sem, prefix) {
+			s.track(c, false)
+			c.Close()
+			<-sv.sem
+		}
+	}()
 }
 
 func isTemporary(err error) bool {
@@ -229,24 +255,18 @@ type request struct {
 	xff, xRealIP, ua      []byte
 }
 
-// serveConn runs the fast path on c. It returns true when c was handed
-// to the net/http server (which then owns it), false when the caller
-// should close it.
-func (s *Server) serveConn(c net.Conn, handoff *chanListener, sem chan struct{}) bool {
+// serveConn runs the fast path on c, starting with the bytes in prefix.
+// It returns true when c was handed to the net/http server (which then
+// owns it), false when the caller should close it.
+func (s *Server) serveConn(c net.Conn, handoff *chanListener, sem chan struct{}, prefix []byte) bool {
 	st := statePool.Get().(*connState)
-	defer func() {
-		if cap(st.out) > 64<<10 {
-			st.out = make([]byte, headRoom, 4096)
-		}
-		st.resp.Peers = st.resp.Peers[:0]
-		statePool.Put(st)
-	}()
+	defer st.release()
 	var remote netip.AddrPort
 	if ta, ok := c.RemoteAddr().(*net.TCPAddr); ok {
 		remote = ta.AddrPort()
 	}
 	buf := st.in[:]
-	n := 0
+	n := copy(buf, prefix)
 	first := true
 	for {
 		end := headerEnd(buf[:n])
@@ -276,13 +296,8 @@ func (s *Server) serveConn(c net.Conn, handoff *chanListener, sem chan struct{})
 			writeSimple(c, 400, "Bad Request")
 			return false
 		}
-		path, rawQuery := h.target, []byte(nil)
-		if i := bytes.IndexByte(path, '?'); i >= 0 {
-			path, rawQuery = path[:i], path[i+1:]
-		}
-		key, action, ok := tracker.ParsePath(path)
-		isHead := string(h.method) == "HEAD"
-		if !ok || h.hasBody || !(isHead || string(h.method) == "GET") {
+		rt, ok := route(h)
+		if !ok {
 			// Not ours: net/http takes the connection, replaying what we
 			// have read.
 			s.track(c, false)
@@ -293,23 +308,64 @@ func (s *Server) serveConn(c net.Conn, handoff *chanListener, sem chan struct{})
 			return true
 		}
 		_ = c.SetReadDeadline(time.Time{})
-		client := s.clientIP(remote.Addr(), h.xff, h.xRealIP)
-		body, acc := s.respond(st, action, key, rawQuery, client, st.out[:headRoom])
-		st.out = body[:headRoom]
-		resp := frame(st, body, h.keepAlive, isHead)
+		resp, acc, client, bodyLen := s.reply(st, h, &rt, remote)
 		if len(resp) > 64<<10 {
 			_ = c.SetWriteDeadline(time.Now().Add(s.cfg.ReadTimeout))
 		}
 		_, werr := c.Write(resp)
-		d := time.Since(start)
-		s.tr.Observe(tracker.HTTP, acc.Action, acc.Outcome, d)
-		if s.cfg.AccessLog != nil {
-			s.logAccess(&acc, remote, client, h, 200, len(body)-headRoom, d, start)
-		}
+		s.done(&acc, remote, client, h, bodyLen, start)
 		if werr != nil || !h.keepAlive {
 			return false
 		}
 		n = copy(buf, buf[end:n])
+	}
+}
+
+func (st *connState) release() {
+	if cap(st.out) > 64<<10 {
+		st.out = make([]byte, headRoom, 4096)
+	}
+	st.resp.Peers = st.resp.Peers[:0]
+	statePool.Put(st)
+}
+
+// routed is a request the fast path answers.
+type routed struct {
+	key, rawQuery []byte
+	action        tracker.Action
+	head          bool
+}
+
+// route reports whether the fast path answers h: GET or HEAD of an
+// announce or scrape path, without a body.
+func route(h *request) (routed, bool) {
+	path, rawQuery := h.target, []byte(nil)
+	if i := bytes.IndexByte(path, '?'); i >= 0 {
+		path, rawQuery = path[:i], path[i+1:]
+	}
+	key, action, ok := tracker.ParsePath(path)
+	head := string(h.method) == "HEAD"
+	if !ok || h.hasBody || !(head || string(h.method) == "GET") {
+		return routed{}, false
+	}
+	return routed{key: key, rawQuery: rawQuery, action: action, head: head}, true
+}
+
+// reply answers a routed request and returns the whole response, ready to
+// write.
+func (s *Server) reply(st *connState, h *request, rt *routed, remote netip.AddrPort) (resp []byte, acc Access, client netip.Addr, bodyLen int) {
+	client = s.clientIP(remote.Addr(), h.xff, h.xRealIP)
+	body, acc := s.respond(st, rt.action, rt.key, rt.rawQuery, client, st.out[:headRoom])
+	st.out = body[:headRoom]
+	return frame(st, body, h.keepAlive, rt.head), acc, client, len(body) - headRoom
+}
+
+// done counts a served request and logs it.
+func (s *Server) done(acc *Access, remote netip.AddrPort, client netip.Addr, h *request, bodyLen int, start time.Time) {
+	d := time.Since(start)
+	s.tr.Observe(tracker.HTTP, acc.Action, acc.Outcome, d)
+	if s.cfg.AccessLog != nil {
+		s.logAccess(acc, remote, client, h, 200, bodyLen, d, start)
 	}
 }
 

@@ -142,19 +142,31 @@ func TestRespondDoesNotAllocate(t *testing.T) {
 	}
 }
 
-// testServer runs a Server on addr ("127.0.0.1:0" or "[::1]:0").
-func testServer(t *testing.T, addr string, tcfg tracker.Config, cfg Config) (string, *tracker.Tracker) {
+// testServer runs a Server on addr ("127.0.0.1:0" or "[::1]:0"), on a
+// Listener from Listen, or with viaNet on a net.Listener.
+func testServer(t *testing.T, addr string, tcfg tracker.Config, cfg Config, viaNet ...bool) (string, *tracker.Tracker) {
 	t.Helper()
-	ln, err := net.Listen("tcp", addr)
-	if err != nil {
-		t.Skipf("listen %s: %v", addr, err)
-	}
 	tr := tracker.New(tcfg)
 	cfg.Tracker = tr
 	srv := New(cfg)
 	ctx, cancel := context.WithCancel(context.Background())
 	done := make(chan error, 1)
-	go func() { done <- srv.Serve(ctx, ln) }()
+	var laddr net.Addr
+	if len(viaNet) > 0 && viaNet[0] {
+		ln, err := net.Listen("tcp", addr)
+		if err != nil {
+			t.Skipf("listen %s: %v", addr, err)
+		}
+		laddr = ln.Addr()
+		go func() { done <- srv.ServeListener(ctx, ln) }()
+	} else {
+		ln, err := Listen("tcp", addr)
+		if err != nil {
+			t.Skipf("listen %s: %v", addr, err)
+		}
+		laddr = ln.Addr()
+		go func() { done <- srv.Serve(ctx, ln) }()
+	}
 	t.Cleanup(func() {
 		cancel()
 		select {
@@ -166,7 +178,7 @@ func testServer(t *testing.T, addr string, tcfg tracker.Config, cfg Config) (str
 			t.Error("Serve did not return")
 		}
 	})
-	return "http://" + ln.Addr().String(), tr
+	return "http://" + laddr.String(), tr
 }
 
 func announceURL(base, path string, id int, port int, left int, extra string) string {
@@ -191,11 +203,15 @@ func get(t *testing.T, c *http.Client, u string) string {
 }
 
 func TestEndToEnd(t *testing.T) {
-	for _, addr := range []string{"127.0.0.1:0", "[::1]:0"} {
-		t.Run(addr, func(t *testing.T) {
+	for _, tc := range []struct {
+		addr   string
+		viaNet bool
+	}{{"127.0.0.1:0", false}, {"[::1]:0", false}, {"127.0.0.1:0", true}, {"[::1]:0", true}} {
+		addr := tc.addr
+		t.Run(fmt.Sprintf("%s net=%v", addr, tc.viaNet), func(t *testing.T) {
 			var mu sync.Mutex
 			var logged []Access
-			base, tr := testServer(t, addr, tracker.Config{}, Config{TrackerID: "gale", AccessLog: func(a Access) { mu.Lock(); logged = append(logged, a); mu.Unlock() }})
+			base, tr := testServer(t, addr, tracker.Config{}, Config{TrackerID: "gale", AccessLog: func(a Access) { mu.Lock(); logged = append(logged, a); mu.Unlock() }}, tc.viaNet)
 			c := &http.Client{Timeout: 5 * time.Second}
 			peersKey := "5:peers"
 			if strings.Contains(addr, "::1") {
@@ -250,9 +266,15 @@ func TestEndToEnd(t *testing.T) {
 			if tr.Totals().Swarms != 1 {
 				t.Fatal("swarm missing")
 			}
-			mu.Lock()
-			n := len(logged)
-			mu.Unlock()
+			var n int
+			for deadline := time.Now().Add(2 * time.Second); time.Now().Before(deadline); time.Sleep(10 * time.Millisecond) {
+				mu.Lock()
+				n = len(logged)
+				mu.Unlock()
+				if n >= 9 {
+					break
+				}
+			}
 			if n < 9 {
 				t.Fatalf("access log has %d entries", n)
 			}
@@ -276,7 +298,13 @@ func rawExchange(t *testing.T, addr, req string) string {
 }
 
 func TestRawConnections(t *testing.T) {
-	base, _ := testServer(t, "127.0.0.1:0", tracker.Config{}, Config{ReadTimeout: 500 * time.Millisecond})
+	for _, viaNet := range []bool{false, true} {
+		t.Run(fmt.Sprint("net=", viaNet), func(t *testing.T) { testRawConnections(t, viaNet) })
+	}
+}
+
+func testRawConnections(t *testing.T, viaNet bool) {
+	base, _ := testServer(t, "127.0.0.1:0", tracker.Config{}, Config{ReadTimeout: 500 * time.Millisecond}, viaNet)
 	addr := strings.TrimPrefix(base, "http://")
 	path := strings.TrimPrefix(announceURL("", "/announce", 1, 1, 1, ""), "")
 
@@ -360,6 +388,17 @@ func TestPasskeyPathAndRedaction(t *testing.T) {
 	if body := get(t, c, base+"/bad/scrape?info_hash="+esc(testHash)); body != "d5:filesdee" {
 		t.Fatalf("scrape with bad key: %q", body)
 	}
+	// Entries are logged just after the answer is written.
+	deadline := time.Now().Add(2 * time.Second)
+	for time.Now().Before(deadline) {
+		mu.Lock()
+		n := len(targets)
+		mu.Unlock()
+		if n >= 5 {
+			break
+		}
+		time.Sleep(10 * time.Millisecond)
+	}
 	mu.Lock()
 	defer mu.Unlock()
 	for _, tg := range targets {
@@ -392,4 +431,27 @@ func TestFullScrapeAndServeHTTP(t *testing.T) {
 	if !strings.Contains(body, "5:peers6:\x7f\x00\x00\x01\x00\x01") {
 		t.Fatalf("ServeHTTP announce: %q", body)
 	}
+}
+
+// FuzzParseRequest checks the request head parser on arbitrary bytes.
+func FuzzParseRequest(f *testing.F) {
+	f.Add([]byte("GET /announce?info_hash=x HTTP/1.1\r\nHost: a\r\nConnection: close\r\nX-Forwarded-For: 1.2.3.4\r\n\r\n"))
+	f.Add([]byte("GET / HTTP/1.0\n\n"))
+	f.Add([]byte("POST /x HTTP/1.1\r\nTransfer-Encoding: chunked\r\n\r\n"))
+	f.Fuzz(func(t *testing.T, b []byte) {
+		end := headerEnd(b)
+		if end < 0 {
+			return
+		}
+		if end > len(b) {
+			t.Fatalf("headerEnd %d beyond %d", end, len(b))
+		}
+		var r request
+		if parseRequest(b[:end], &r) {
+			if len(r.target) == 0 || (string(r.proto) != "HTTP/1.1" && string(r.proto) != "HTTP/1.0") {
+				t.Fatalf("accepted %+v", r)
+			}
+			redactTarget(r.target)
+		}
+	})
 }

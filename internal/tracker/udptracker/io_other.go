@@ -4,13 +4,13 @@ package udptracker
 
 import (
 	"errors"
-	"net"
+	"sync/atomic"
 )
 
 // batchIO is unavailable here: Serve falls back to one datagram per call.
 type batchIO struct{}
 
-func (b *batchIO) init(*net.UDPConn, int, int) error {
+func (b *batchIO) init(int, *atomic.Bool, int, int) error {
 	return errors.New("no batch I/O on this platform")
 }
 

@@ -17,6 +17,7 @@ import (
 	"net"
 	"net/netip"
 	"runtime"
+	"sync/atomic"
 	"time"
 
 	"github.com/gale-bt/gale/internal/peer"
@@ -109,26 +110,59 @@ func New(cfg Config) *Server {
 	return s
 }
 
-// Serve answers requests on conn until ctx is done, then closes conn. It
+// ServeConn is Serve for a socket opened with the net package. On Linux
+// its descriptor is switched to blocking mode and served in batches, but
+// it stays registered with Go's poller, which costs CPU under load:
+// prefer Listen and Serve.
+func (s *Server) ServeConn(ctx context.Context, conn *net.UDPConn) error {
+	return s.Serve(ctx, connSocket(conn))
+}
+
+// Serve answers requests on sock until ctx is done, then closes sock. It
 // returns nil after ctx is done, or the first socket error that is not
 // about a single datagram.
-func (s *Server) Serve(ctx context.Context, conn *net.UDPConn) error {
-	errc := make(chan error, s.cfg.Workers)
-	for i := 0; i < s.cfg.Workers; i++ {
-		w := s.newWorker()
-		go func() { errc <- s.serveWorker(w, conn) }()
+func (s *Server) Serve(ctx context.Context, sock *Socket) error {
+	var stop atomic.Bool
+	workers := make([]*worker, s.cfg.Workers)
+	batched := sock.fd >= 0
+	for i := range workers {
+		workers[i] = s.newWorker()
+		if batched && workers[i].io.init(sock.fd, &stop, s.cfg.Batch, s.outN) != nil {
+			batched = false
+		}
+	}
+	if !batched && sock.conn == nil {
+		sock.Close()
+		return errors.New("udptracker: socket cannot be served on this platform")
+	}
+	errc := make(chan error, len(workers))
+	for _, w := range workers {
+		go func() {
+			if batched {
+				errc <- s.serveBatched(w)
+			} else {
+				errc <- s.serveSimple(w, sock.conn)
+			}
+		}()
 	}
 	var err error
-	left := s.cfg.Workers
+	left := len(workers)
 	select {
 	case <-ctx.Done():
 	case err = <-errc:
 		left--
 	}
-	conn.Close()
+	// Batched workers use the descriptor directly: let them stop (at
+	// their next receive timeout) before it is closed and its number
+	// possibly reused. Portable workers need the close to wake up.
+	stop.Store(true)
+	if !batched {
+		sock.Close()
+	}
 	for ; left > 0; left-- {
 		<-errc
 	}
+	sock.Close()
 	if ctx.Err() != nil {
 		return nil
 	}
@@ -348,14 +382,6 @@ func (s *Server) scrape(in, out, tx []byte, acc Access) ([]byte, Access) {
 	}
 	acc.Outcome = tracker.OutcomeOK
 	return out, acc
-}
-
-// serveWorker runs the portable or batched loop.
-func (s *Server) serveWorker(w *worker, conn *net.UDPConn) error {
-	if err := w.io.init(conn, s.cfg.Batch, s.outN); err == nil {
-		return s.serveBatched(w)
-	}
-	return s.serveSimple(w, conn)
 }
 
 // serveSimple is one datagram per system call, for platforms without
