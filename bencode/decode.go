@@ -380,4 +380,3 @@ func (d *decodeState) skip() error {
 		return d.syntaxError(d.pos, fmt.Sprintf("invalid byte %q at start of value", c))
 	}
 }
-
