@@ -355,21 +355,12 @@ func (d *decodeState) skip() error {
 		d.pos++
 		var prev []byte
 		for first := true; ; first = false {
-			if d.pos >= len(d.data) {
-				return d.eofError(d.pos)
-			}
-			if d.data[d.pos] == 'e' {
-				d.pos++
-				d.depth--
-				return nil
-			}
-			kp := d.pos
-			key, err := d.readKey()
+			key, done, err := d.dictKey(prev, first)
 			if err != nil {
 				return err
 			}
-			if err := d.checkKey(prev, key, first, kp); err != nil {
-				return err
+			if done {
+				return nil
 			}
 			prev = key
 			if err := d.skip(); err != nil {
@@ -379,4 +370,26 @@ func (d *decodeState) skip() error {
 	default:
 		return d.syntaxError(d.pos, fmt.Sprintf("invalid byte %q at start of value", c))
 	}
+}
+
+// dictKey reads the next key of a dictionary whose 'd' was consumed and
+// checks its order against prev. At the closing 'e' it consumes it, leaves
+// the nesting level and returns done.
+func (d *decodeState) dictKey(prev []byte, first bool) (key []byte, done bool, err error) {
+	if d.pos >= len(d.data) {
+		return nil, false, d.eofError(d.pos)
+	}
+	if d.data[d.pos] == 'e' {
+		d.pos++
+		d.depth--
+		return nil, true, nil
+	}
+	kp := d.pos
+	if key, err = d.readKey(); err != nil {
+		return nil, false, err
+	}
+	if err := d.checkKey(prev, key, first, kp); err != nil {
+		return nil, false, err
+	}
+	return key, false, nil
 }

@@ -319,21 +319,12 @@ func mapDecoder(elem decoderFunc) decoderFunc {
 		ev := reflect.New(et).Elem()
 		var prev []byte
 		for first := true; ; first = false {
-			if d.pos >= len(d.data) {
-				return d.eofError(d.pos)
-			}
-			if d.data[d.pos] == 'e' {
-				d.pos++
-				d.depth--
-				return nil
-			}
-			kp := d.pos
-			key, err := d.readKey()
+			key, done, err := d.dictKey(prev, first)
 			if err != nil {
 				return err
 			}
-			if err := d.checkKey(prev, key, first, kp); err != nil {
-				return err
+			if done {
+				return nil
 			}
 			prev = key
 			ev.SetZero()
@@ -365,21 +356,12 @@ func structDecoder(t reflect.Type) decoderFunc {
 		d.pos++
 		var prev []byte
 		for first := true; ; first = false {
-			if d.pos >= len(d.data) {
-				return d.eofError(d.pos)
-			}
-			if d.data[d.pos] == 'e' {
-				d.pos++
-				d.depth--
-				return nil
-			}
-			kp := d.pos
-			key, err := d.readKey()
+			key, done, err := d.dictKey(prev, first)
 			if err != nil {
 				return err
 			}
-			if err := d.checkKey(prev, key, first, kp); err != nil {
-				return err
+			if done {
+				return nil
 			}
 			prev = key
 			fi := si.lookup(key)
@@ -472,21 +454,12 @@ func (d *decodeState) anyValue() (any, error) {
 		m := map[string]any{}
 		var prev []byte
 		for first := true; ; first = false {
-			if d.pos >= len(d.data) {
-				return nil, d.eofError(d.pos)
-			}
-			if d.data[d.pos] == 'e' {
-				d.pos++
-				d.depth--
-				return m, nil
-			}
-			kp := d.pos
-			key, err := d.readKey()
+			key, done, err := d.dictKey(prev, first)
 			if err != nil {
 				return nil, err
 			}
-			if err := d.checkKey(prev, key, first, kp); err != nil {
-				return nil, err
+			if done {
+				return m, nil
 			}
 			prev = key
 			x, err := d.anyValue()
