@@ -159,17 +159,53 @@ func printTopHelp(w io.Writer) {
 
 func printCommandHelp(w io.Writer, c *command) {
 	fmt.Fprintf(w, "usage: %s\n\n%s\n", c.usage, strings.TrimSpace(c.help))
-	fs := c.flagSet()
-	if fs != nil {
-		var b strings.Builder
-		fs.SetOutput(&b)
-		fs.PrintDefaults()
-		if b.Len() > 0 {
-			fmt.Fprintf(w, "\nflags:\n%s", b.String())
-		}
+	if fs := c.flagSet(); fs != nil {
+		printFlags(w, fs)
 	}
 }
 
+// printFlags lists flags GNU style: -x for one-letter names, --name for
+// the others, with the value name, usage and default. A flag whose usage
+// is "same as -x" is shown on -x's line.
+func printFlags(w io.Writer, fs *flag.FlagSet) {
+	dashed := func(name string) string {
+		if len(name) == 1 {
+			return "-" + name
+		}
+		return "--" + name
+	}
+	aliases := map[string][]string{}
+	fs.VisitAll(func(f *flag.Flag) {
+		if target, ok := strings.CutPrefix(f.Usage, "same as "); ok {
+			target = strings.TrimLeft(target, "-")
+			aliases[target] = append(aliases[target], dashed(f.Name))
+		}
+	})
+	first := true
+	fs.VisitAll(func(f *flag.Flag) {
+		if strings.HasPrefix(f.Usage, "same as ") {
+			return
+		}
+		if first {
+			fmt.Fprint(w, "\nflags:\n")
+			first = false
+		}
+		arg, usage := flag.UnquoteUsage(f)
+		if arg == "value" {
+			arg = "VALUE"
+		}
+		line := "  " + strings.Join(append([]string{dashed(f.Name)}, aliases[f.Name]...), ", ")
+		if arg != "" {
+			line += " " + arg
+		}
+		switch def := f.DefValue; def {
+		case "", "0", "false", "[]", "0s":
+		default:
+			usage += fmt.Sprintf(" (default %s)", def)
+		}
+		fmt.Fprintf(w, "%s\n      %s\n", line, usage)
+	})
+}
 func (c *command) flagSet() *flag.FlagSet {
 	if c.flags != nil {
 		return c.flags()

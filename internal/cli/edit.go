@@ -62,7 +62,7 @@ func editFlags() (*flag.FlagSet, *editOptions) {
 	o := &editOptions{}
 	fs := newFlagSet("edit")
 	fs.StringVar(&o.announce, "announce", "", "set the main tracker `URL` and drop announce-list")
-	fs.StringVar(&o.announceList, "announce-list", "", "set tracker tiers: \"a,b|c\"")
+	fs.StringVar(&o.announceList, "announce-list", "", "set tracker tiers `LIST`: \"a,b|c\"")
 	fs.Var(&o.addAnnounce, "add-announce", "add a tracker `URL` as a new tier (repeatable)")
 	fs.Var(&o.removeAnnounce, "remove-announce", "remove a tracker `URL` from all tiers (repeatable)")
 	fs.StringVar(&o.copyFrom, "copy-announce-from", "", "copy the trackers of another torrent `FILE`")
@@ -71,12 +71,12 @@ func editFlags() (*flag.FlagSet, *editOptions) {
 	fs.BoolVar(&o.clearWebSeeds, "clear-web-seeds", false, "remove all web seeds")
 	fs.Var(&o.httpSeeds, "http-seed", "add an HTTP seed `URL` (repeatable)")
 	fs.BoolVar(&o.clearHTTPSeeds, "clear-http-seeds", false, "remove all HTTP seeds")
-	fs.StringVar(&o.comment, "comment", "", "set the comment")
+	fs.StringVar(&o.comment, "comment", "", "set the comment to `S`")
 	fs.StringVar(&o.output, "o", "", "write to `OUT` instead of editing in place")
 	fs.StringVar(&o.output, "output", "", "same as -o")
-	fs.StringVar(&o.name, "name", "", "rename the torrent (changes the info hash)")
-	fs.StringVar(&o.private, "private", "", "on or off: set or clear the private flag (changes the info hash)")
-	fs.StringVar(&o.source, "source", "", "set info.source, '' removes it (changes the info hash)")
+	fs.StringVar(&o.name, "name", "", "rename the torrent to `NAME` (changes the info hash)")
+	fs.StringVar(&o.private, "private", "", "`on|off`: set or clear the private flag (changes the info hash)")
+	fs.StringVar(&o.source, "source", "", "set info.source to `S`, '' removes it (changes the info hash)")
 	fs.BoolVar(&o.allowHashChange, "allow-hash-change", false, "allow edits that change the info hash")
 	return fs, o
 }

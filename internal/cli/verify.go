@@ -39,8 +39,8 @@ func verifyFlags() (*flag.FlagSet, *verifyOptions) {
 	o := &verifyOptions{}
 	fs := newFlagSet("verify")
 	fs.BoolVar(&o.json, "json", false, "print the result as JSON")
-	fs.IntVar(&o.threads, "threads", 0, "hashing threads (default: every core)")
-	fs.StringVar(&o.progressMode, "progress", "auto", "progress bar: auto (on a terminal), always, never")
+	fs.IntVar(&o.threads, "threads", 0, "hashing threads `N` (default: every core)")
+	fs.StringVar(&o.progressMode, "progress", "auto", "progress bar `MODE`: auto (on a terminal), always, never")
 	return fs, o
 }
 
