@@ -99,7 +99,9 @@ type UserService interface {
 	UserStats(ctx context.Context, id int64) (*UserStats, error)
 	// UserTorrents lists a user's accounting rows, the most recently
 	// announced first; active restricts them to torrents with an active
-	// peer (the user, moderators and administrators).
+	// peer. Only the user, administrators and moderators (the moderate
+	// right in any category) may list them (EFORBIDDEN otherwise), and
+	// rows of torrents the actor may not see are left out.
 	UserTorrents(ctx context.Context, id int64, active bool, p Page) ([]*UserTorrent, error)
 }
 

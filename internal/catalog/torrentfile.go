@@ -6,6 +6,7 @@ import (
 	"math"
 	"strings"
 	"unicode"
+	"unicode/utf8"
 
 	"github.com/gale-bt/gale/internal/tracker"
 	"github.com/gale-bt/gale/metainfo"
@@ -34,7 +35,10 @@ type PreparedTorrent struct {
 // source when not empty, and the announce URL, announce-list (BEP 12),
 // DHT nodes (BEP 5) and unknown top-level keys are removed. Web seeds are
 // kept. Setting private and source changes the info hashes, which is why
-// users download the site's copy. Errors are EINVALID.
+// users download the site's copy. The name and file paths must be valid
+// UTF-8 without NUL (BEP 3 says they are UTF-8; the catalog stores and
+// searches them as text, which PostgreSQL refuses otherwise), although
+// metainfo.Parse accepts other bytes. Errors are EINVALID.
 func PrepareTorrent(data []byte, source string) (*PreparedTorrent, error) {
 	t, err := metainfo.Parse(data)
 	if err != nil {
@@ -67,6 +71,7 @@ func PrepareTorrent(data []byte, source string) (*PreparedTorrent, error) {
 	if v.HasV2() {
 		p.HasV2, p.V2 = true, t.InfoHashV2
 	}
+	bad := !isText(p.Name)
 	for _, f := range t.Info.Files {
 		if f.Pad {
 			continue
@@ -76,9 +81,16 @@ func PrepareTorrent(data []byte, source string) (*PreparedTorrent, error) {
 			path = path[1:]
 		}
 		p.Files = append(p.Files, File{Path: strings.Join(path, "/"), Length: f.Length})
+		bad = bad || !isText(p.Files[len(p.Files)-1].Path)
+	}
+	if bad {
+		return nil, Errorf(EINVALID, "the torrent's name or file names are not valid UTF-8 text")
 	}
 	return p, nil
 }
+
+// isText reports whether s is valid UTF-8 without NUL.
+func isText(s string) bool { return utf8.ValidString(s) && strings.IndexByte(s, 0) < 0 }
 
 // WithAnnounce returns the stored metainfo with the given personal
 // announce URLs: the first as "announce", and all, one tier each in

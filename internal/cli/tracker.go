@@ -324,31 +324,9 @@ func runTracker(ctx context.Context, e *Env, args []string) error {
 
 	// Bind everything before serving anything, so a bad address fails
 	// the command at once.
-	var lns []*httptracker.Listener
-	var pcs []*udptracker.Socket
-	closeAll := func() {
-		for _, l := range lns {
-			l.Close()
-		}
-		for _, c := range pcs {
-			c.Close()
-		}
-	}
-	for _, a := range s.HTTP.vals {
-		ln, err := httptracker.Listen("tcp", a)
-		if err != nil {
-			closeAll()
-			return fmt.Errorf("--http %s: %v", a, err)
-		}
-		lns = append(lns, ln)
-	}
-	for _, a := range s.UDP.vals {
-		pc, err := udptracker.Listen("udp", a)
-		if err != nil {
-			closeAll()
-			return fmt.Errorf("--udp %s: %v", a, err)
-		}
-		pcs = append(pcs, pc)
+	lns, err := bindListeners(s.HTTP.vals, s.UDP.vals)
+	if err != nil {
+		return err
 	}
 
 	ctx, cancel := context.WithCancel(ctx)
@@ -367,33 +345,14 @@ func runTracker(ctx context.Context, e *Env, args []string) error {
 	}
 	hsrv, usrv := httptracker.New(hcfg), udptracker.New(ucfg)
 
-	var wg sync.WaitGroup
-	errc := make(chan error, len(lns)+len(pcs)+1)
-	for _, ln := range lns {
-		fmt.Fprintf(out, "listening http %s\n", ln.Addr())
-		wg.Add(1)
-		go func() { defer wg.Done(); errc <- hsrv.Serve(ctx, ln) }()
-	}
-	for _, pc := range pcs {
-		fmt.Fprintf(out, "listening udp %s\n", pc.LocalAddr())
-		wg.Add(1)
-		go func() { defer wg.Done(); errc <- usrv.Serve(ctx, pc) }()
-	}
 	runDone := make(chan error, 1)
 	go func() { runDone <- tr.Run(ctx) }()
+	var wg sync.WaitGroup
 	if lists != nil {
 		wg.Add(1)
 		go func() { defer wg.Done(); watchLists(ctx, lists, log, hup) }()
 	}
-
-	var serveErr error
-	select {
-	case <-ctx.Done():
-	case serveErr = <-errc:
-		if serveErr == nil {
-			serveErr = errors.New("a listener stopped")
-		}
-	}
+	serveErr := lns.serve(ctx, out, hsrv, usrv)
 	cancel()
 	wg.Wait()
 	stateErr := <-runDone

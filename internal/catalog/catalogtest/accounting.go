@@ -248,4 +248,35 @@ func testUserTorrents(t *testing.T, open Opener) {
 	if n, err := e.c.PrunePeers(context.Background(), e.clock.Now()); err != nil || n != 3 {
 		t.Fatalf("PrunePeers = %d, %v", n, err)
 	}
+	// Only the user, administrators and moderators list them; a
+	// moderator sees only rows of torrents visible to them.
+	_, err = e.c.UserTorrents(as(other), u.ID, false, catalog.Page{})
+	wantCode(t, "UserTorrents of another user", err, catalog.EFORBIDDEN)
+	_, err = e.c.UserTorrents(context.Background(), u.ID, false, catalog.Page{})
+	wantCode(t, "UserTorrents anonymous", err, catalog.EUNAUTHORIZED)
+	mods, err := e.c.CreateGroup(e.sys, "Mods")
+	if err != nil {
+		t.Fatal(err)
+	}
+	hidden, err := e.c.CreateCategory(e.sys, "Hidden", 2)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := e.c.SetRights(e.sys, mods.ID, 1, catalog.RightModerate); err != nil {
+		t.Fatal(err)
+	}
+	secret := e.torrent(u, "secret", hidden.ID, metainfo.V1)
+	a := newAcct(e, u.ID, secret.ID, "-TR4060-hhhhhhhhhhhh")
+	a.apply(a.obs(0, 1, 2, 0, tracker.EventNone))
+	mod := e.user("mod", false, mods.ID)
+	if rows, err := e.c.UserTorrents(as(mod), u.ID, false, catalog.Page{}); err != nil || len(rows) != 3 {
+		t.Fatalf("UserTorrents as a moderator of General = %v, %v", rows, err)
+	}
+	admin := e.user("admin", true, 0)
+	if rows, err := e.c.UserTorrents(as(admin), u.ID, false, catalog.Page{}); err != nil || len(rows) != 4 {
+		t.Fatalf("UserTorrents as an administrator = %v, %v", rows, err)
+	}
+	if rows, err := e.c.UserTorrents(as(u), u.ID, false, catalog.Page{}); err != nil || len(rows) != 3 {
+		t.Fatalf("UserTorrents of oneself, without the category one may not see = %v, %v", rows, err)
+	}
 }

@@ -297,6 +297,9 @@ func testBadUploads(t *testing.T, open Opener) {
 		{"absolute", torrentDict(t, "x", []string{"/etc/passwd"})},
 		{"name traversal", torrentDict(t, "../escape", []string{"a"})},
 		{"slash in component", torrentDict(t, "x", []string{"a/../../b"})},
+		{"latin-1 name", torrentDict(t, "caf\xe9.txt")},
+		{"latin-1 file name", torrentDict(t, "dir", []string{"ok.txt"}, []string{"sub", "r\xe9sum\xe9.txt"})},
+		{"truncated UTF-8 in a directory", torrentDict(t, "dir", []string{"\xe2\x82", "a.txt"})},
 		{"too large", append([]byte("d4:info"), bytes.Repeat([]byte("x"), metainfo.DefaultMaxSize+1)...)},
 	} {
 		_, err := e.c.AddTorrent(as(u), catalog.NewTorrent{Metainfo: tc.data, CategoryID: 1})

@@ -79,13 +79,22 @@ func (p *Private) check(key []byte, ih tracker.InfoHash, id *peer.ID, ev tracker
 	return uid, nil
 }
 
-// Polite deletion. A deleted torrent keeps serving the peers that were in
-// its swarm when it was deleted (as the accounting saw them: announced
-// within PeerTTL and not stopped) for as long as one of them is a
-// leecher; a member's "stopped" is always accepted so its last counters
-// are credited. Once no leecher is left the torrent is gone for good.
-// Everyone else is refused with "torrent deleted: <reason>" for
-// DeletedNotice after the deletion, then with "unregistered torrent".
+// Polite deletion. A deleted torrent keeps serving its current peers for
+// as long as one of them is a leecher; a member's "stopped" is always
+// accepted so its last counters are credited. Once no leecher is left the
+// torrent is gone for good. Everyone else is refused with "torrent
+// deleted: <reason>" for DeletedNotice after the deletion, then with
+// "unregistered torrent".
+//
+// The current peers are known two ways, and a peer is one if either says
+// so: the engine's swarm (SwarmView, set by SetAliaser), which is exact
+// while the tracker runs, including peers whose announces were still
+// being written when the deletion was seen; and the accounting (the
+// stored peers that announced within PeerTTL and did not stop, the
+// pending announces, and every announce admitted since), which still
+// knows them when the engine restarted without its swarms. Newcomers
+// cannot join either: their announces are refused before they reach the
+// swarm.
 
 type member struct {
 	left uint64
@@ -107,21 +116,27 @@ func (p *Private) deleted(t *torrentSnap, id *peer.ID, ev tracker.Event) error {
 	if id == nil {
 		return refuse
 	}
+	var live tracker.PeerStatus
+	if sv := p.swarms.Load(); sv != nil {
+		live = sv.v.PeerStatus(t.swarm, *id) // before delMu: takes a shard lock
+	}
 	p.delMu.Lock()
 	defer p.delMu.Unlock()
 	m := p.members[t.id]
 	if m == nil {
-		return refuse
+		return refuse // deleted long ago (see syncDeleted and evict)
 	}
 	cutoff := now.Add(-p.cfg.PeerTTL).UnixNano()
-	me, ok := m.peers[*id]
-	if !ok || me.seen < cutoff {
+	if me, ok := m.peers[*id]; !live.Known && (!ok || me.seen < cutoff) {
 		return refuse
 	}
 	if ev == tracker.EventStopped {
 		return nil
 	}
 	if !m.gone {
+		if live.Leechers > 0 {
+			return nil
+		}
 		for _, o := range m.peers {
 			if o.left > 0 && o.seen >= cutoff {
 				return nil
@@ -133,7 +148,8 @@ func (p *Private) deleted(t *torrentSnap, id *peer.ID, ev tracker.Event) error {
 }
 
 // noteMember updates the membership of a deleted torrent's swarm from an
-// applied announce (called by Record).
+// applied announce (called by Record): a peer the policy admitted is a
+// member with its new left count until it stops.
 func (p *Private) noteMember(f *tracker.Fact) {
 	p.mu.RLock()
 	t := p.torrents[f.InfoHash]
@@ -151,9 +167,7 @@ func (p *Private) noteMember(f *tracker.Fact) {
 		delete(m.peers, f.PeerID)
 		return
 	}
-	if _, ok := m.peers[f.PeerID]; ok {
-		m.peers[f.PeerID] = member{left: f.Left, seen: f.UnixNano}
-	}
+	m.peers[f.PeerID] = member{left: f.Left, seen: f.UnixNano}
 }
 
 // syncDeleted starts tracking the members of newly deleted torrents among

@@ -72,6 +72,14 @@ type Aliaser interface {
 	Unalias(alias tracker.InfoHash)
 }
 
+// SwarmView reports what the engine's swarm store knows of a peer;
+// *tracker.Tracker implements it. See SetAliaser.
+type SwarmView interface {
+	PeerStatus(ih tracker.InfoHash, id peer.ID) tracker.PeerStatus
+}
+
+type swarmViewRef struct{ v SwarmView }
+
 // Client-visible refusals.
 var (
 	ErrBadKey        = &tracker.Error{Reason: "invalid announce key; download the torrent again"}
@@ -119,6 +127,7 @@ type Private struct {
 	aliasMu sync.Mutex
 	aliaser Aliaser
 	aliasOf map[int64]aliasPair // registered aliases by torrent ID
+	swarms  atomic.Pointer[swarmViewRef]
 
 	// Accounting (sink.go).
 	accMu   sync.Mutex
@@ -200,8 +209,13 @@ func New(store catalog.TrackerStore, cfg Config) *Private {
 }
 
 // SetAliaser registers the alias hashes of hybrid torrents with a (the
-// tracker engine), now and whenever torrents change.
+// tracker engine), now and whenever torrents change. When a also
+// implements SwarmView, as *tracker.Tracker does, polite deletion asks it
+// who is in a deleted torrent's swarm (see deleted in policy.go).
 func (p *Private) SetAliaser(a Aliaser) {
+	if v, ok := a.(SwarmView); ok {
+		p.swarms.Store(&swarmViewRef{v})
+	}
 	p.aliasMu.Lock()
 	p.aliaser = a
 	for _, ap := range p.aliasOf {

@@ -80,6 +80,9 @@ func (p *Private) Record(f *tracker.Fact) {
 		e, ok = p.pending[k]
 		if !ok && len(p.pending) >= p.cfg.MaxPending {
 			p.accMu.Unlock()
+			if p.tracking.Load() > 0 {
+				p.noteMember(f)
+			}
 			p.stats.dropped.Add(1)
 			if now := time.Now().Unix(); p.stats.lastDropLog.Swap(now) != now {
 				p.log.Error("accounting queue full: announces dropped (their counters are credited with the peers' next announces)",

@@ -450,6 +450,11 @@ func (s *Store) UserTorrents(ctx context.Context, id int64, active bool, p catal
 		if err != nil {
 			return err
 		}
+		if !a.Is(id) && !a.IsAdmin() {
+			if cats, _ := tab.Categories(a, catalog.RightModerate); len(cats) == 0 {
+				return catalog.Forbidden("see another user's torrents")
+			}
+		}
 		rows, err := t.query(`SELECT ut.user_id, u.name, ut.torrent_id, tt.name, tt.category_id, tt.deleted,
 			ut.uploaded, ut.downloaded, ut.left_bytes, ut.seed_ms, ut.leech_ms, ut.snatched, ut.completed_at, ut.last_ms,
 			(SELECT MIN(p.left_bytes) FROM peers p WHERE p.user_id = ut.user_id AND p.torrent_id = ut.torrent_id
