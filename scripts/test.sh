@@ -20,6 +20,9 @@ if ((${#need[@]})); then
   DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -qq --no-install-recommends "${need[@]}" >/dev/null
 fi
 
+# Headless Chromium for the catalog's browser tests.
+bash scripts/install-browser.sh
+
 export GALE_REQUIRE_INTEROP=1
 
 # A real PostgreSQL for the catalog conformance suite (SQLite always runs).

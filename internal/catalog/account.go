@@ -1,6 +1,7 @@
 package catalog
 
 import (
+	"math"
 	"time"
 
 	"github.com/gale-bt/gale/internal/tracker"
@@ -12,10 +13,16 @@ import (
 // "started" event, BEP 3) and "left". The store keeps, per (user,
 // torrent, peer ID), the last counters it accounted (PeerLast), in the
 // same transaction as the totals they produced. A new announce's delta is
-// new - last per counter; a counter that went down means a new client
-// session and counts from 0. Replaying announces already accounted (a
-// client resending after a crash) thus adds nothing, and a crash between
-// two flushes loses nothing: the next announce carries the counters.
+// new - last per counter, signed: a client may lower its own counter
+// inside a session (libtorrent drops the bytes of a piece that failed its
+// hash check), and the credit then follows it down, so that what is
+// credited always equals what the client last reported. A counter that
+// went down on a "started" announce, or after a "stopped" one, belongs to
+// a new client session and counts from 0. (Clients pick a new peer ID per
+// session, and rows are kept per peer ID, so a restart rarely reaches
+// this rule.) Replaying announces already accounted (a client resending
+// after a crash) thus adds nothing, and a crash between two flushes loses
+// nothing: the next announce carries the counters.
 //
 // The sink coalesces the announces of one peer between two flushes into
 // one PeerUpdate; Account applies it to the stored PeerLast.
@@ -39,9 +46,10 @@ type PeerUpdate struct {
 	PeerKey
 	Addr        string
 	First, Last Observation
-	// Up and Down sum the counter deltas between consecutive observations
-	// from First to Last; Seed and Leech the time between them.
-	Up, Down    uint64
+	// Up and Down sum the (signed) counter deltas between consecutive
+	// observations from First to Last; Seed and Leech the time between
+	// them.
+	Up, Down    int64
 	Seed, Leech time.Duration
 	// Completed: an observation carried event=completed, or left went
 	// from non-zero to zero between two of them.
@@ -76,19 +84,42 @@ func NewPeerUpdate(k PeerKey, addr string, o Observation) PeerUpdate {
 	return PeerUpdate{PeerKey: k, Addr: addr, First: o, Last: o, Completed: o.Event == tracker.EventCompleted}
 }
 
-// counterDelta is the increase from a to b, or b when the counter went
-// down (a new session counting from 0).
-func counterDelta(a, b uint64) uint64 {
-	if b >= a {
-		return b - a
+// sat converts a client's counter to int64, saturating: hostile clients
+// may send any uint64.
+func sat(v uint64) int64 {
+	if v > math.MaxInt64 {
+		return math.MaxInt64
 	}
-	return b
+	return int64(v)
+}
+
+// addSat adds without wrapping around.
+func addSat(a, b int64) int64 {
+	switch {
+	case b > 0 && a > math.MaxInt64-b:
+		return math.MaxInt64
+	case b < 0 && a < math.MinInt64-b:
+		return math.MinInt64
+	}
+	return a + b
+}
+
+// counterDelta is the signed change from a to b; when the counter went
+// down at the start of a new session it is b (counting from 0).
+func counterDelta(a, b uint64, newSession bool) int64 {
+	if b < a && newSession {
+		return sat(b)
+	}
+	return sat(b) - sat(a)
 }
 
 // step returns the counter deltas and times between two observations.
-func step(prev, next Observation, prevStopped bool, maxGap time.Duration) (up, down uint64, seed, leech time.Duration) {
-	up, down = counterDelta(prev.Uploaded, next.Uploaded), counterDelta(prev.Downloaded, next.Downloaded)
-	if prevStopped || prev.Event == tracker.EventStopped {
+func step(prev, next Observation, prevStopped bool, maxGap time.Duration) (up, down int64, seed, leech time.Duration) {
+	stopped := prevStopped || prev.Event == tracker.EventStopped
+	newSession := stopped || next.Event == tracker.EventStarted
+	up = counterDelta(prev.Uploaded, next.Uploaded, newSession)
+	down = counterDelta(prev.Downloaded, next.Downloaded, newSession)
+	if stopped {
 		return up, down, 0, 0
 	}
 	gap := time.Duration(next.At - prev.At)
@@ -108,8 +139,8 @@ func (u *PeerUpdate) Add(addr string, o Observation, maxGap time.Duration) {
 		maxGap = DefaultMaxGap
 	}
 	up, down, seed, leech := step(u.Last, o, false, maxGap)
-	u.Up += up
-	u.Down += down
+	u.Up = addSat(u.Up, up)
+	u.Down = addSat(u.Down, down)
 	u.Seed += seed
 	u.Leech += leech
 	if o.Event == tracker.EventCompleted || (u.Last.Left > 0 && o.Left == 0) {
@@ -128,8 +159,8 @@ func (u *PeerUpdate) Merge(later *PeerUpdate, maxGap time.Duration) {
 		maxGap = DefaultMaxGap
 	}
 	up, down, seed, leech := step(u.Last, later.First, false, maxGap)
-	u.Up += up + later.Up
-	u.Down += down + later.Down
+	u.Up = addSat(u.Up, addSat(up, later.Up))
+	u.Down = addSat(u.Down, addSat(down, later.Down))
 	u.Seed += seed + later.Seed
 	u.Leech += leech + later.Leech
 	if later.Completed || (u.Last.Left > 0 && later.First.Left == 0) {
@@ -152,10 +183,11 @@ type PeerLast struct {
 
 // Credit is what one PeerUpdate adds to the totals.
 type Credit struct {
-	// RawUp and RawDown are the counter deltas; Up and Down what is
-	// credited after double upload and freeleech.
-	RawUp, RawDown uint64
-	Up, Down       uint64
+	// RawUp and RawDown are the counter deltas (negative when a client
+	// lowered its counter); Up and Down what is credited after double
+	// upload and freeleech.
+	RawUp, RawDown int64
+	Up, Down       int64
 	Seed, Leech    time.Duration
 	// Completed asks the store to count a snatch (once per user and
 	// torrent).
@@ -189,24 +221,24 @@ func Account(prev PeerLast, u *PeerUpdate, r AccountRules) (next PeerLast, c Cre
 		c.Completed = prev.Left > 0 && u.First.Left == 0
 		elapsed = time.Duration(u.Last.At - prev.At)
 	} else {
-		c.RawUp, c.RawDown = u.First.Uploaded, u.First.Downloaded
+		c.RawUp, c.RawDown = sat(u.First.Uploaded), sat(u.First.Downloaded)
 		elapsed = time.Duration(u.Last.At - u.First.At)
 	}
-	c.RawUp += u.Up
-	c.RawDown += u.Down
+	c.RawUp = addSat(c.RawUp, u.Up)
+	c.RawDown = addSat(c.RawDown, u.Down)
 	c.Seed += u.Seed
 	c.Leech += u.Leech
 	c.Completed = c.Completed || u.Completed
 	c.Up, c.Down = c.RawUp, c.RawDown
 	if u.DoubleUpload {
-		c.Up *= 2
+		c.Up = addSat(c.Up, c.Up)
 	}
 	if u.Freeleech {
 		c.Down = 0
 	}
 	c.Elapsed = max(elapsed, time.Second)
 	secs := c.Elapsed.Seconds()
-	c.Rate = int64(float64(max(c.RawUp, c.RawDown)) / secs)
+	c.Rate = int64(float64(max(c.RawUp, c.RawDown, 0)) / secs)
 	c.Flagged = r.FlagRate > 0 && c.Rate > r.FlagRate
 	next = PeerLast{
 		Exists:     true,

@@ -377,3 +377,51 @@ func TestPrepareTorrentErrors(t *testing.T) {
 		t.Error("ParseHash accepted zz")
 	}
 }
+
+func TestCounterSessions(t *testing.T) {
+	const s = int64(time.Second)
+	obs := func(up, down, left uint64, at int64, ev tracker.Event) Observation {
+		return Observation{Uploaded: up, Downloaded: down, Left: left, At: at * s, Event: ev}
+	}
+	tests := []struct {
+		name     string
+		seq      []Observation
+		wantDown int64
+	}{
+		{"growing", []Observation{obs(0, 0, 10, 0, tracker.EventStarted), obs(0, 5, 5, 1, 0), obs(0, 10, 0, 2, tracker.EventCompleted)}, 10},
+		// libtorrent lowers its counter after a failed piece: the credit
+		// follows the last report.
+		{"lowered in session", []Observation{obs(0, 0, 10, 0, tracker.EventStarted), obs(0, 1573798, 16384, 1, 0),
+			obs(0, 1572864, 0, 2, tracker.EventCompleted), obs(0, 1572864, 0, 3, tracker.EventStopped)}, 1572864},
+		// started resent after a tracker failure with growing counters is
+		// the same session.
+		{"started resent", []Observation{obs(0, 100, 10, 0, tracker.EventStarted), obs(0, 150, 5, 1, tracker.EventStarted)}, 150},
+		// a new session after stopped counts from zero again.
+		{"new session", []Observation{obs(0, 100, 0, 0, tracker.EventStarted), obs(0, 100, 0, 1, tracker.EventStopped),
+			obs(0, 20, 0, 2, tracker.EventStarted), obs(0, 30, 0, 3, 0)}, 130},
+		{"hostile huge", []Observation{obs(0, 1<<63+5, 0, 0, 0), obs(0, 1<<64-1, 0, 1, 0)}, 1<<63 - 1},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			// Applied one announce per flush, and all in one update: same result.
+			var prev PeerLast
+			var total int64
+			for _, o := range tt.seq {
+				u := NewPeerUpdate(PeerKey{}, "", o)
+				var c Credit
+				prev, c = Account(prev, &u, AccountRules{})
+				total += c.RawDown
+			}
+			if total != tt.wantDown {
+				t.Errorf("per-announce flushes credit %d, want %d", total, tt.wantDown)
+			}
+			u := NewPeerUpdate(PeerKey{}, "", tt.seq[0])
+			for _, o := range tt.seq[1:] {
+				u.Add("", o, 0)
+			}
+			if _, c := Account(PeerLast{}, &u, AccountRules{}); c.RawDown != tt.wantDown {
+				t.Errorf("one folded update credits %d, want %d", c.RawDown, tt.wantDown)
+			}
+		})
+	}
+}

@@ -308,10 +308,10 @@ func (s *Store) ApplyAccounting(ctx context.Context, ups []catalog.PeerUpdate, k
 				ut = &userTorrentSum{firstMs: firstMs}
 				uts[k] = ut
 			}
-			ut.up += i64(c.Up)
-			ut.down += i64(c.Down)
-			ut.rawUp += i64(c.RawUp)
-			ut.rawDown += i64(c.RawDown)
+			ut.up += c.Up
+			ut.down += c.Down
+			ut.rawUp += c.RawUp
+			ut.rawDown += c.RawDown
 			ut.seedMs += c.Seed.Milliseconds()
 			ut.leechMs += c.Leech.Milliseconds()
 			ut.firstMs = min(ut.firstMs, firstMs)
@@ -329,10 +329,10 @@ func (s *Store) ApplyAccounting(ctx context.Context, ups []catalog.PeerUpdate, k
 				torrents[u.TorrentID] = ts
 			}
 			for _, st := range []*statSum{us, ts} {
-				st.up += i64(c.Up)
-				st.down += i64(c.Down)
-				st.rawUp += i64(c.RawUp)
-				st.rawDown += i64(c.RawDown)
+				st.up += c.Up
+				st.down += c.Down
+				st.rawUp += c.RawUp
+				st.rawDown += c.RawDown
 				st.seedMs += c.Seed.Milliseconds()
 				st.leechMs += c.Leech.Milliseconds()
 			}
@@ -340,7 +340,7 @@ func (s *Store) ApplyAccounting(ctx context.Context, ups []catalog.PeerUpdate, k
 				done = append(done, completion{k, u.Last.At / int64(time.Second)})
 			}
 			if c.Flagged {
-				flags = append(flags, []any{u.UserID, u.TorrentID, u.PeerID[:], i64(c.RawUp), i64(c.RawDown),
+				flags = append(flags, []any{u.UserID, u.TorrentID, u.PeerID[:], c.RawUp, c.RawDown,
 					c.Elapsed.Milliseconds(), c.Rate, now})
 			}
 		}
