@@ -79,10 +79,20 @@ func reported(logs []announceLog) (up, down map[string]int64, decreases []string
 // the user's clients reported: nothing lost, nothing counted twice.
 func TestCrashAccounting(t *testing.T) {
 	python(t)
+	for _, name := range []string{"sqlite", "postgres"} {
+		db, ok := testDBs(t)[name]
+		if !ok {
+			continue
+		}
+		t.Run(name, func(t *testing.T) { crashAccounting(t, db(t)) })
+	}
+}
+
+func crashAccounting(t *testing.T, db string) {
 	ctx, cancel := context.WithTimeout(context.Background(), 110*time.Second)
 	defer cancel()
 
-	srv := startServer(t, "interval = 2\nmin-interval = 1\n")
+	srv := startServerDB(t, "interval = 2\nmin-interval = 1\n", db)
 	users := []string{"seedr", "leech1", "leech2"}
 	for _, u := range users {
 		srv.addUser(u, u+" password 123")

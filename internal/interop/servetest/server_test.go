@@ -1,10 +1,14 @@
 package servetest
 
 import (
+	"database/sql"
+	"net/url"
+
 	"bytes"
 	"context"
 	"encoding/json"
 	"fmt"
+	_ "github.com/jackc/pgx/v5/stdlib"
 	"net"
 	"os"
 	"os/exec"
@@ -22,6 +26,7 @@ type server struct {
 	bin    string
 	data   string
 	config string // --config file, or ""
+	db     string // --db URL, or "" for the SQLite default
 	http   string // bound addresses, from the "listening" lines
 	udp    string
 	// bootstrap is the first-administrator link printed by the first run.
@@ -37,7 +42,14 @@ var bootstrapRE = regexp.MustCompile(`\S*/signup\?invite=[^\s"'<>]+`)
 // free ports, with the TOML settings in config (if any).
 func startServer(t *testing.T, config string) *server {
 	t.Helper()
-	s := &server{t: t, bin: galeBinary(t), data: filepath.Join(t.TempDir(), "data")}
+	return startServerDB(t, config, "")
+}
+
+// startServerDB is startServer on the database db (a --db URL; "" is the
+// SQLite default in the data directory).
+func startServerDB(t *testing.T, config, db string) *server {
+	t.Helper()
+	s := &server{t: t, bin: galeBinary(t), data: filepath.Join(t.TempDir(), "data"), db: db}
 	if config != "" {
 		s.config = filepath.Join(t.TempDir(), "gale.toml")
 		if err := os.WriteFile(s.config, []byte(config), 0o644); err != nil {
@@ -62,6 +74,9 @@ func (s *server) start(ctx context.Context) error {
 	args := []string{"serve", "--data", s.data, "--http", httpAddr, "--udp", udpAddr}
 	if s.config != "" {
 		args = append(args, "--config", s.config)
+	}
+	if s.db != "" {
+		args = append(args, "--db", s.db)
 	}
 	var lastErr error
 	// A restart on the same ports may race a socket still closing.
@@ -163,7 +178,11 @@ func (s *server) gale(stdin string, args ...string) string {
 func (s *server) galeErr(stdin string, args ...string) (string, error) {
 	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
 	defer cancel()
-	cmd := exec.CommandContext(ctx, s.bin, append(args, "--data", s.data)...)
+	args = append(args, "--data", s.data)
+	if s.db != "" {
+		args = append(args, "--db", s.db)
+	}
+	cmd := exec.CommandContext(ctx, s.bin, args...)
 	cmd.Stdin = strings.NewReader(stdin)
 	var stdout, stderr bytes.Buffer
 	cmd.Stdout, cmd.Stderr = &stdout, &stderr
@@ -245,4 +264,42 @@ func createTorrent(t *testing.T, path string, pieceLen string) string {
 		t.Fatalf("gale create: %v\n%s", err, b)
 	}
 	return out
+}
+
+// testDBs lists the databases the crash test runs on: SQLite always, and a
+// fresh PostgreSQL database when GALE_TEST_POSTGRES is set (see
+// scripts/postgres-test.sh); GALE_REQUIRE_POSTGRES=1 makes it mandatory.
+func testDBs(t *testing.T) map[string]func(t *testing.T) string {
+	dbs := map[string]func(*testing.T) string{"sqlite": func(*testing.T) string { return "" }}
+	base := os.Getenv("GALE_TEST_POSTGRES")
+	if base == "" && os.Getenv("GALE_REQUIRE_POSTGRES") == "1" {
+		t.Fatal("GALE_REQUIRE_POSTGRES=1 but GALE_TEST_POSTGRES is not set")
+	}
+	if base == "" {
+		return dbs
+	}
+	dbs["postgres"] = func(t *testing.T) string {
+		admin, err := sql.Open("pgx", base)
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer admin.Close()
+		name := fmt.Sprintf("gale_servetest_%d", time.Now().UnixNano())
+		if _, err := admin.Exec("CREATE DATABASE " + name); err != nil {
+			t.Fatal(err)
+		}
+		t.Cleanup(func() {
+			if db, err := sql.Open("pgx", base); err == nil {
+				db.Exec("DROP DATABASE IF EXISTS " + name + " WITH (FORCE)")
+				db.Close()
+			}
+		})
+		u, err := url.Parse(base)
+		if err != nil {
+			t.Fatal(err)
+		}
+		u.Path = "/" + name
+		return u.String()
+	}
+	return dbs
 }
