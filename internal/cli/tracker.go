@@ -332,12 +332,12 @@ func runTracker(ctx context.Context, e *Env, args []string) error {
 	ctx, cancel := context.WithCancel(ctx)
 	defer cancel()
 	// Catch SIGHUP before announcing the listeners, so that a HUP sent
-	// once they are printed never hits the default action.
+	// once they are printed never hits the default action (which would
+	// end the process without saving the state). Without lists a HUP
+	// only says so in the log.
 	hup := make(chan os.Signal, 1)
-	if lists != nil {
-		signal.Notify(hup, syscall.SIGHUP)
-		defer signal.Stop(hup)
-	}
+	signal.Notify(hup, syscall.SIGHUP)
+	defer signal.Stop(hup)
 	hcfg := httptracker.Config{Tracker: tr, Logger: log, TrustedProxies: proxies, TrackerID: s.TrackerID, FullScrape: s.FullScrape}
 	ucfg := udptracker.Config{Tracker: tr, Logger: log}
 	if s.AccessLog {
@@ -348,9 +348,21 @@ func runTracker(ctx context.Context, e *Env, args []string) error {
 	runDone := make(chan error, 1)
 	go func() { runDone <- tr.Run(ctx) }()
 	var wg sync.WaitGroup
+	wg.Add(1)
 	if lists != nil {
-		wg.Add(1)
 		go func() { defer wg.Done(); watchLists(ctx, lists, log, hup) }()
+	} else {
+		go func() {
+			defer wg.Done()
+			for {
+				select {
+				case <-ctx.Done():
+					return
+				case <-hup:
+					log.Info("SIGHUP: no whitelist or blacklist to reload")
+				}
+			}
+		}()
 	}
 	serveErr := lns.serve(ctx, out, hsrv, usrv)
 	cancel()

@@ -14,6 +14,7 @@ import (
 	"path/filepath"
 	"strings"
 	"sync"
+	"syscall"
 	"testing"
 	"time"
 )
@@ -362,5 +363,23 @@ func TestTrackerCommandErrors(t *testing.T) {
 	var out bytes.Buffer
 	if code := (&Env{Stdout: &out, Stderr: io.Discard}).Run(context.Background(), []string{"tracker", "-h"}); code != 0 || !strings.Contains(out.String(), "-trusted-proxy") || !strings.Contains(out.String(), "-numwant-default") {
 		t.Fatalf("help (%d): %s", code, out.String())
+	}
+}
+
+// TestTrackerHUPWithoutLists checks that SIGHUP never ends an open tracker
+// (the default action would exit without saving the state), so that a
+// systemd ExecReload is safe.
+func TestTrackerHUPWithoutLists(t *testing.T) {
+	state := filepath.Join(t.TempDir(), "tracker.state")
+	rt := startTracker(t, "--http", "127.0.0.1:0", "--udp", "127.0.0.1:0", "--state", state)
+	if err := syscall.Kill(os.Getpid(), syscall.SIGHUP); err != nil {
+		t.Fatal(err)
+	}
+	rt.waitLine(t, "SIGHUP")
+	if code := rt.stop(t); code != 0 {
+		t.Fatalf("exit %d after SIGHUP", code)
+	}
+	if _, err := os.Stat(state); err != nil {
+		t.Fatalf("state not saved: %v", err)
 	}
 }
