@@ -1,5 +1,5 @@
 # gale: common tasks. `make test` is the test command CI runs.
-.PHONY: build test fuzz bench bench-bencode bench-create bench-tracker
+.PHONY: build test fuzz bench bench-bencode bench-create bench-tracker bench-private bench-private
 
 build:
 	CGO_ENABLED=0 go build -trimpath -o gale ./cmd/gale
@@ -10,7 +10,7 @@ test:
 fuzz:
 	bash scripts/fuzz.sh
 
-bench: bench-bencode bench-create bench-tracker
+bench: bench-bencode bench-create bench-tracker bench-private
 
 bench-bencode:
 	cd bench/bencodecmp && go test -run '^$$' -bench . -benchmem
@@ -20,3 +20,6 @@ bench-create:
 
 bench-tracker:
 	bash scripts/bench-tracker.sh
+
+bench-private:
+	bash scripts/bench-private.sh
