@@ -1,5 +1,5 @@
 # gale: common tasks. `make test` is the test command CI runs.
-.PHONY: build test fuzz bench bench-bencode bench-create bench-tracker bench-private bench-private
+.PHONY: build test fuzz bench bench-bencode bench-create bench-tracker bench-private
 
 build:
 	CGO_ENABLED=0 go build -trimpath -o gale ./cmd/gale
