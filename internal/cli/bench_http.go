@@ -23,7 +23,9 @@ import (
 // and reads the answer with a minimal HTTP/1.1 response parser. By default
 // every request uses a new connection with "Connection: close" (as BEP 3
 // clients do) and waits for the tracker to close it, so TIME_WAIT stays on
-// the tracker's side; with --keepalive connections are reused.
+// the tracker's side (--close-first closes once the answer is complete,
+// as clients that trust the answer's length do); with --keepalive
+// connections are reused.
 
 type httpWorker struct {
 	cfg      *benchConfig
@@ -37,7 +39,8 @@ type httpWorker struct {
 	peers    []int    // announce: peers served by this worker
 	started  []bool
 	next     int
-	torrentN int // scrape: next first torrent
+	sentAll  bool // every peer of this worker has announced at least once
+	torrentN int  // scrape: next first torrent
 	buf      []byte
 	rbuf     []byte
 	conn     *net.TCPConn
@@ -45,30 +48,9 @@ type httpWorker struct {
 }
 
 func benchHTTP(ctx context.Context, c *benchConfig, u *url.URL, target netip.AddrPort, pop *benchPopulation) (*benchResult, error) {
-	path := *u
-	if c.mode == "scrape" {
-		su, err := trackerclient.ScrapeURL(u)
-		if err != nil {
-			return nil, err
-		}
-		path = *su
-	}
-	prefix := []byte("GET " + path.EscapedPath())
-	if path.RawQuery != "" {
-		prefix = append(prefix, '?')
-		prefix = append(prefix, path.RawQuery...)
-		prefix = append(prefix, '&')
-	} else {
-		prefix = append(prefix, '?')
-	}
-	conn := "close"
-	if c.keepAlive {
-		conn = "keep-alive"
-	}
-	suffix := []byte(" HTTP/1.1\r\nHost: " + u.Host + "\r\nUser-Agent: gale-bench\r\nAccept-Encoding: identity\r\nConnection: " + conn + "\r\n\r\n")
-	escaped := make([][]byte, len(pop.hashes))
-	for i, h := range pop.hashes {
-		escaped[i] = []byte(trackerclient.EscapeBinary(h[:]))
+	prefix, suffix, escaped, err := httpRequestParts(c, u, pop)
+	if err != nil {
+		return nil, err
 	}
 	n := c.concurrency
 	workers := make([]*httpWorker, n)
@@ -113,6 +95,57 @@ func benchHTTP(ctx context.Context, c *benchConfig, u *url.URL, target netip.Add
 	return res, nil
 }
 
+// httpRequestParts returns what every request shares: the request line
+// up to the first parameter ("GET /announce?"), the rest of the request
+// after the parameters (protocol, headers and the blank line), and the
+// URL-escaped info hashes.
+func httpRequestParts(c *benchConfig, u *url.URL, pop *benchPopulation) (prefix, suffix []byte, escaped [][]byte, err error) {
+	path := *u
+	if c.mode == "scrape" {
+		su, err := trackerclient.ScrapeURL(u)
+		if err != nil {
+			return nil, nil, nil, err
+		}
+		path = *su
+	}
+	prefix = []byte("GET " + path.EscapedPath())
+	if path.RawQuery != "" {
+		prefix = append(prefix, '?')
+		prefix = append(prefix, path.RawQuery...)
+		prefix = append(prefix, '&')
+	} else {
+		prefix = append(prefix, '?')
+	}
+	conn := "close"
+	if c.keepAlive {
+		conn = "keep-alive"
+	}
+	suffix = []byte(" HTTP/1.1\r\nHost: " + u.Host + "\r\nUser-Agent: gale-bench\r\nAccept-Encoding: identity\r\nConnection: " + conn + "\r\n\r\n")
+	escaped = make([][]byte, len(pop.hashes))
+	for i, h := range pop.hashes {
+		escaped[i] = []byte(trackerclient.EscapeBinary(h[:]))
+	}
+	return prefix, suffix, escaped, nil
+}
+
+// appendAnnounceQuery appends the announce parameters of peer p (without
+// an event) to b; escaped holds the URL-escaped info hashes.
+func appendAnnounceQuery(b []byte, pop *benchPopulation, escaped [][]byte, p, numWant int) []byte {
+	id := pop.peerID(p)
+	b = append(b, "info_hash="...)
+	b = append(b, escaped[pop.torrent(p)]...)
+	b = append(b, "&peer_id="...)
+	b = append(b, id[:]...) // ASCII: needs no escaping
+	b = append(b, "&port="...)
+	b = strconv.AppendUint(b, uint64(pop.port(p)), 10)
+	b = append(b, "&uploaded=0&downloaded=0&left="...)
+	b = strconv.AppendInt(b, pop.left(p), 10)
+	b = append(b, "&compact=1&numwant="...)
+	b = strconv.AppendInt(b, int64(max(numWant, 0)), 10)
+	b = append(b, "&key="...)
+	return strconv.AppendUint(b, uint64(uint32(p)), 16)
+}
+
 // request formats the next request into wk.buf.
 func (wk *httpWorker) request() []byte {
 	b := append(wk.buf[:0], wk.prefix...)
@@ -129,23 +162,12 @@ func (wk *httpWorker) request() []byte {
 	} else {
 		j := wk.next
 		if wk.next++; wk.next == len(wk.peers) {
-			wk.next = 0
+			wk.next, wk.sentAll = 0, true
 		}
-		p := wk.peers[j]
-		pop := wk.pop
-		id := pop.peerID(p)
-		b = append(b, "info_hash="...)
-		b = append(b, wk.escaped[pop.torrent(p)]...)
-		b = append(b, "&peer_id="...)
-		b = append(b, id[:]...) // ASCII: needs no escaping
-		b = append(b, "&port="...)
-		b = strconv.AppendUint(b, uint64(pop.port(p)), 10)
-		b = append(b, "&uploaded=0&downloaded=0&left="...)
-		b = strconv.AppendInt(b, pop.left(p), 10)
-		b = append(b, "&compact=1&numwant="...)
-		b = strconv.AppendInt(b, int64(max(wk.cfg.numWant, 0)), 10)
-		b = append(b, "&key="...)
-		b = strconv.AppendUint(b, uint64(uint32(p)), 16)
+		if wk.pop.keyed != nil {
+			b = wk.pop.appendRequestLine(b[:0], wk.peers[j]) // personal key (bench_keys.go)
+		}
+		b = appendAnnounceQuery(b, wk.pop, wk.escaped, wk.peers[j], wk.cfg.numWant)
 		if !wk.started[j] {
 			wk.started[j] = true
 			b = append(b, "&event=started"...)
@@ -162,7 +184,7 @@ func (wk *httpWorker) run(stop *atomic.Bool) {
 			wk.conn.Close()
 		}
 	}()
-	for !stop.Load() {
+	for !stop.Load() && !(wk.cfg.once && wk.sentAll) {
 		req := wk.request()
 		start := time.Now()
 		wk.stats.requests++
@@ -223,7 +245,7 @@ func (wk *httpWorker) do(req []byte, start time.Time) (ok bool, err error) {
 		return false, err
 	}
 	if !wk.cfg.keepAlive || !keep {
-		if !wk.cfg.keepAlive {
+		if !wk.cfg.keepAlive && !wk.cfg.closeFirst {
 			// Let the tracker close first (it was asked to).
 			var one [1]byte
 			c.Read(one[:])

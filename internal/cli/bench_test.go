@@ -8,6 +8,7 @@ import (
 	"fmt"
 	"io"
 	"net"
+	"net/http"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -63,8 +64,16 @@ func TestLatencyHist(t *testing.T) {
 			}
 		})
 	}
-	// Bucket bounds are contiguous and monotonic.
-	for us := uint64(0); us < 1<<20; us += 1 + us/100 {
+	// Bucket bounds are contiguous and monotonic up to the last bucket
+	// (2^36 µs, 19 hours), and the quantile of one sample is that sample
+	// to within a bucket (1/32).
+	for us := uint64(0); us < 1<<36; us += 1 + us/100 {
+		var h latencyHist
+		h.add(time.Duration(us) * time.Microsecond)
+		h.max = ^uint64(0) // the bucket's bound, not capped by the maximum
+		if q := h.quantile(0.5); q < us || q > us+us/32 {
+			t.Fatalf("one sample of %dµs: median %d", us, q)
+		}
 		i := histIndex(us)
 		if us > histValue(i) || (i > 0 && us <= histValue(i-1)) {
 			t.Fatalf("value %d in bucket %d with bounds (%d, %d]", us, i, histValue(i-1), histValue(i))
@@ -310,9 +319,10 @@ func TestBenchOpentracker(t *testing.T) {
 	})
 }
 
-// TestBenchGaleTracker drives `gale tracker` (run in-process) over UDP and
-// HTTP, with one connection per request and with keep-alive.
-func TestBenchGaleTracker(t *testing.T) {
+// startBenchTracker runs `gale tracker` in-process on 127.0.0.1:0 (HTTP
+// and UDP) until the test ends and returns its addresses by protocol.
+func startBenchTracker(t *testing.T, args ...string) map[string]string {
+	t.Helper()
 	if _, ok := commands["tracker"]; !ok {
 		t.Skip("no tracker command in this build")
 	}
@@ -320,17 +330,17 @@ func TestBenchGaleTracker(t *testing.T) {
 	pr, pw := io.Pipe()
 	done := make(chan int, 1)
 	go func() {
-		done <- (&Env{Stdout: io.Discard, Stderr: pw}).Run(ctx, []string{"tracker", "--http", "127.0.0.1:0", "--udp", "127.0.0.1:0"})
+		done <- (&Env{Stdout: io.Discard, Stderr: pw}).Run(ctx, append([]string{"tracker", "--http", "127.0.0.1:0", "--udp", "127.0.0.1:0"}, args...))
 		pw.Close()
 	}()
-	defer func() {
+	t.Cleanup(func() {
 		cancel()
 		select {
 		case <-done:
 		case <-time.After(10 * time.Second):
 			t.Error("tracker did not stop")
 		}
-	}()
+	})
 	addrs := map[string]string{}
 	sc := bufio.NewScanner(pr)
 	for len(addrs) < 2 && sc.Scan() {
@@ -342,6 +352,13 @@ func TestBenchGaleTracker(t *testing.T) {
 	if len(addrs) < 2 {
 		t.Fatalf("tracker did not report its addresses: %v", addrs)
 	}
+	return addrs
+}
+
+// TestBenchGaleTracker drives `gale tracker` (run in-process) over UDP and
+// HTTP, with one connection per request and with keep-alive.
+func TestBenchGaleTracker(t *testing.T) {
+	addrs := startBenchTracker(t)
 	common := []string{"--torrents", "50", "--peers", "500", "--duration", "700ms", "--concurrency", "8"}
 	runs := []struct {
 		name string
@@ -361,5 +378,43 @@ func TestBenchGaleTracker(t *testing.T) {
 				t.Errorf("keep-alive used %d connections for 8 workers", res.Connects)
 			}
 		})
+	}
+}
+
+// TestBenchOnce fills a tracker with --once: every simulated peer
+// announces exactly once, over UDP and over HTTP, and the tracker then
+// holds exactly that many peers.
+func TestBenchOnce(t *testing.T) {
+	addrs := startBenchTracker(t)
+	peers := func() int {
+		resp, err := http.Get("http://" + addrs["http"] + "/stats.json")
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer resp.Body.Close()
+		var st struct{ Peers int }
+		if err := json.NewDecoder(resp.Body).Decode(&st); err != nil {
+			t.Fatal(err)
+		}
+		return st.Peers
+	}
+	// Both runs spread peers i = 0, 1, ... over the same 10 torrents: the
+	// HTTP run's 300 peers are the UDP run's first 300 announcing again.
+	r := benchJSON(t, "--url", "udp://"+addrs["udp"]+"/announce", "--once", "--torrents", "10", "--peers", "2000", "--duration", "20s")
+	if r.Requests != 2000 || r.Responses != 2000 || r.Seconds > 10 {
+		t.Fatalf("udp --once: %d requests, %d responses in %.1fs; want 2000 each, soon", r.Requests, r.Responses, r.Seconds)
+	}
+	if n := peers(); n != 2000 {
+		t.Fatalf("after udp --once: %d peers, want 2000", n)
+	}
+	r = benchJSON(t, "--url", "http://"+addrs["http"]+"/announce", "--once", "--torrents", "10", "--peers", "300", "--concurrency", "7", "--duration", "20s")
+	if r.Requests != 300 || r.Responses != 300 {
+		t.Fatalf("http --once: %d requests, %d responses; want 300", r.Requests, r.Responses)
+	}
+	if n := peers(); n != 2000 {
+		t.Fatalf("after http --once of the same peers: %d peers, want 2000", n)
+	}
+	if code, _, stderr := runCLI(t, context.Background(), "bench", "--once", "--mode", "scrape"); code != 2 || !strings.Contains(stderr, "--once") {
+		t.Fatalf("--once with scrapes: exit %d, %q", code, stderr)
 	}
 }

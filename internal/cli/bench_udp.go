@@ -152,9 +152,16 @@ func (wk *udpWorker) build(pop *benchPopulation, w, n int, urlData string) error
 		req.Port = pop.port(p)
 		req.Left = pop.left(p)
 		req.Key = uint32(p)
+		data := urlData
+		if pop.keyed != nil {
+			data = pop.urlTarget(p) // personal key (bench_keys.go)
+		}
 		start := len(wk.pkts)
-		if wk.pkts, err = trackerclient.AppendAnnounceRequest(wk.pkts, 0, 0, &req, urlData); err != nil {
+		if wk.pkts, err = trackerclient.AppendAnnounceRequest(wk.pkts, 0, 0, &req, data); err != nil {
 			return err
+		}
+		if wk.npkts > 0 && len(wk.pkts)-start != wk.pktSize {
+			return errKeyedSize
 		}
 		wk.pktSize = len(wk.pkts) - start
 		wk.npkts++
@@ -262,6 +269,9 @@ func (wk *udpWorker) run(stop *atomic.Bool) error {
 			wk.stats.requests++
 			if wk.next++; wk.next == wk.npkts {
 				wk.next = 0
+				if wk.cfg.once { // every request sent once: drain and stop
+					stopping, drainUntil = true, now+timeout
+				}
 			}
 			if len(sendq) == udpBatch {
 				if err := wk.send(sendq); err != nil {

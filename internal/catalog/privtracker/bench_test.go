@@ -13,8 +13,12 @@ import (
 )
 
 // BenchmarkAnnounce compares the engine in open mode with the private
-// policy and accounting (key check, rights, client rules, Record; a
-// background flusher writing to SQLite) on the same swarms.
+// policy and accounting (key check, rights, client rules, Record; Run
+// flushing to SQLite every second, as in gale serve) on the same swarms:
+// "private" announces move the uploaded counter every time (every peer
+// is written every second), "private-idle" ones repeat the counters
+// (written every Config.IdleWrite). The benchmark over real sockets is
+// scripts/bench-private.sh.
 //
 //	go test -run '^$' -bench Announce ./internal/catalog/privtracker/
 func BenchmarkAnnounce(b *testing.B) {
@@ -46,10 +50,7 @@ func BenchmarkAnnounce(b *testing.B) {
 	if _, err := f.store.AddClientRule(f.sys, catalog.ClientRule{Prefix: "-XX", Note: "some rule"}); err != nil {
 		b.Fatal(err)
 	}
-	if err := f.priv.Load(context.Background()); err != nil {
-		b.Fatal(err)
-	}
-	run := func(b *testing.B, cfg tracker.Config) {
+	run := func(b *testing.B, cfg tracker.Config, moving bool) {
 		trk := tracker.New(cfg)
 		b.ReportAllocs()
 		b.ResetTimer()
@@ -58,7 +59,9 @@ func BenchmarkAnnounce(b *testing.B) {
 			i := 0
 			for pb.Next() {
 				r := *reqs[i%len(reqs)]
-				r.Uploaded = uint64(i)
+				if moving {
+					r.Uploaded = uint64(i)
+				}
 				resp.Peers = resp.Peers[:0]
 				if err := trk.Announce(&r, &resp); err != nil {
 					b.Error(err)
@@ -68,19 +71,25 @@ func BenchmarkAnnounce(b *testing.B) {
 			}
 		})
 	}
-	b.Run("open", func(b *testing.B) { run(b, tracker.Config{}) })
-	b.Run("private", func(b *testing.B) {
+	b.Run("open", func(b *testing.B) { run(b, tracker.Config{}, true) })
+	private := func(b *testing.B, moving bool) {
+		priv := New(f.store, Config{}) // the defaults of gale serve
+		if err := priv.Load(context.Background()); err != nil {
+			b.Fatal(err)
+		}
 		ctx, cancel := context.WithCancel(context.Background())
 		done := make(chan struct{})
-		go func() { f.priv.Run(ctx); close(done) }()
-		run(b, tracker.Config{Policy: f.priv, Accounting: f.priv})
+		go func() { priv.Run(ctx); close(done) }()
+		run(b, tracker.Config{Policy: priv, Accounting: priv}, moving)
 		b.StopTimer()
 		cancel()
 		<-done
-		if st := f.priv.Stats(); st.Dropped != 0 || st.Pending != 0 {
+		if st := priv.Stats(); st.Dropped != 0 || st.Pending != 0 {
 			b.Fatalf("stats = %+v", st)
 		}
-	})
+	}
+	b.Run("private", func(b *testing.B) { private(b, true) })
+	b.Run("private-idle", func(b *testing.B) { private(b, false) })
 }
 
 func newSQLiteB(b *testing.B) string { return b.TempDir() + "/bench.db" }

@@ -21,28 +21,50 @@ var (
 // ErrDisabled, ErrAccessRevoked (the user's group may no longer see the
 // torrent's category), ErrClient (peer ID prefix rules, see
 // catalog.ClientAllowed), and for a deleted torrent its reason (see
-// deleted). It does not allocate.
+// deleted). An admitted peer is remembered until the next catalog change
+// (see peers.go), so the SHA-1 runs once per peer and change. It does
+// not allocate once the peer is in the peer table.
 func (p *Private) Announce(req *tracker.AnnounceRequest) (tracker.Grant, error) {
-	uid, err := p.check(req.Passkey, req.InfoHash, &req.PeerID, req.Event, true)
+	uid, hint, err := p.check(req.Passkey, req.InfoHash, &req.PeerID, req.Event, true)
 	if err != nil {
 		return tracker.Grant{}, err
 	}
-	return tracker.Grant{User: uint64(uid)}, nil
+	return tracker.Grant{User: uint64(uid) | hint<<32}, nil
 }
 
 // Scrape implements tracker.Policy with Announce's rules, except that
 // client rules are not applied and deleted torrents may be scraped.
 func (p *Private) Scrape(passkey []byte, ih tracker.InfoHash) error {
-	_, err := p.check(passkey, ih, nil, 0, false)
+	_, _, err := p.check(passkey, ih, nil, 0, false)
 	return err
 }
 
-func (p *Private) check(key []byte, ih tracker.InfoHash, id *peer.ID, ev tracker.Event, announce bool) (uint32, error) {
-	uid, ok := catalog.PasskeyUser(key)
+// check decides an announce (id set) or a scrape (id nil) and returns the
+// user ID and, for an admitted announce, its peer's place in the peer
+// table (0: none).
+func (p *Private) check(key []byte, ih tracker.InfoHash, id *peer.ID, ev tracker.Event, announce bool) (uint32, uint64, error) {
+	uid, ok := keyUser(key)
 	if !ok {
-		return 0, ErrBadKey
+		return 0, 0, ErrBadKey
+	}
+	var k pendKey
+	if id != nil {
+		k = pendKey{user: uid, ih: ih, peer: *id}
+		fs := p.fast.Load()
+		if hit, good, hint := p.admitted(&k, key, fs.gen); hit && fs.gen != 0 {
+			// Admitted before in this snapshot: only the key and the
+			// client rules can differ.
+			switch {
+			case !good:
+				return 0, 0, ErrBadKey
+			case len(fs.rules) > 0 && !catalog.ClientAllowed(fs.rules, id[:]):
+				return 0, 0, ErrClient
+			}
+			return uid, hint, nil
+		}
 	}
 	p.mu.RLock()
+	gen := p.gen
 	t := p.torrents[ih]
 	u, uok := p.users[uid]
 	secret := p.settings.Secret
@@ -61,23 +83,61 @@ func (p *Private) check(key []byte, ih tracker.InfoHash, id *peer.ID, ev tracker
 	p.mu.RUnlock()
 	switch {
 	case t == nil:
-		return 0, tracker.ErrNotRegistered
+		return 0, 0, tracker.ErrNotRegistered
 	case !uok || !catalog.CheckPasskey(key, secret, u.keyVersion, uid, (*[20]byte)(&t.swarm)):
-		return 0, ErrBadKey
+		return 0, 0, ErrBadKey
 	case u.disabled:
-		return 0, ErrDisabled
+		return 0, 0, ErrDisabled
 	case !rights.Has(catalog.RightSee):
-		return 0, ErrAccessRevoked
-	case !clientOK:
-		return 0, ErrClient
+		return 0, 0, ErrAccessRevoked
+	}
+	var hint uint64
+	if id != nil && !t.deleted {
+		hint = p.admit(&k, key, gen)
+	}
+	if !clientOK {
+		return 0, 0, ErrClient
 	}
 	if announce && t.deleted {
 		if err := p.deleted(t, id, ev); err != nil {
-			return 0, err
+			return 0, 0, err
 		}
 	}
-	return uid, nil
+	return uid, hint, nil
 }
+
+// keyUser returns the user ID of an announce key: its first 8 hex digits
+// (lower case, as catalog.PasskeyUser). The other 24 are not looked at
+// here: the comparison with the expected key refuses any other text.
+func keyUser(key []byte) (uint32, bool) {
+	if len(key) != catalog.PasskeyLen {
+		return 0, false
+	}
+	var uid uint32
+	for _, c := range key[:8] {
+		v := hexValue[c]
+		if v > 15 {
+			return 0, false
+		}
+		uid = uid<<4 | uint32(v)
+	}
+	return uid, true
+}
+
+// hexValue maps '0'-'9' and 'a'-'f' to their values, anything else to
+// 0xff.
+var hexValue = func() (t [256]byte) {
+	for i := range t {
+		t[i] = 0xff
+	}
+	for i := range 10 {
+		t['0'+i] = byte(i)
+	}
+	for i := range 6 {
+		t['a'+i] = byte(10 + i)
+	}
+	return t
+}()
 
 // Polite deletion. A deleted torrent keeps serving its current peers for
 // as long as one of them is a leecher; a member's "stopped" is always
@@ -198,17 +258,20 @@ func (p *Private) syncDeleted(ctx context.Context, ts map[int64]*torrentSnap) {
 			for _, pe := range peers {
 				m.peers[peer.ID(pe.PeerID)] = member{left: u64(pe.Left), seen: pe.LastAnnounce.UnixNano()}
 			}
-			p.accMu.Lock()
-			for k, e := range p.pending {
-				if k.ih == t.swarm || (t.hasAlias && k.ih == t.alias) {
-					if e.upd.Last.Event == tracker.EventStopped {
-						delete(m.peers, k.peer)
-					} else {
-						m.peers[k.peer] = member{left: e.upd.Last.Left, seen: e.upd.Last.At}
+			for i := range p.peers {
+				sh := &p.peers[i]
+				sh.mu.Lock()
+				for j := range sh.tab {
+					if e := &sh.tab[j]; e.k.user != 0 && e.pending() && (e.k.ih == t.swarm || (t.hasAlias && e.k.ih == t.alias)) {
+						if e.last().Event == tracker.EventStopped {
+							delete(m.peers, e.k.peer)
+						} else {
+							m.peers[e.k.peer] = member{left: e.left, seen: e.at}
+						}
 					}
 				}
+				sh.mu.Unlock()
 			}
-			p.accMu.Unlock()
 		}
 		p.delMu.Lock()
 		p.members[id] = m

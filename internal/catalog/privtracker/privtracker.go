@@ -21,7 +21,6 @@ package privtracker
 import (
 	"context"
 	"log/slog"
-	"net/netip"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -49,11 +48,27 @@ type Config struct {
 	// announce interval.
 	MaxGap time.Duration
 	// MaxPending bounds the peers with unwritten announces (default
-	// 262144). See Record for what happens when it is reached.
+	// 262144, at most 4194304). See Record for what happens when it is
+	// reached.
 	MaxPending int
 	// MaxWait is how long Record waits for a flush when MaxPending is
 	// reached (default 20 ms).
 	MaxWait time.Duration
+	// IdleWrite is how long the periodic flushes may hold back a peer's
+	// announces that change nothing but the time: the same counters and
+	// left as its last written announce, no event, no time lost to a
+	// stop. Such a peer is written at the first flush IdleWrite or more
+	// after its last written announce (default 30 s, at most MaxGap/4;
+	// negative: never held back). Announces that move a counter or left,
+	// or carry an event, are written by the next flush as always.
+	// Nothing is lost if the process dies meanwhile: the held-back
+	// announces only carry seeding or leeching time, which the peer's
+	// next announce credits again from its last written one (see
+	// catalog.Account). It saves writing peers that re-announce faster
+	// than the flushes a row per peer per second; clients that announce
+	// at the tracker's interval are not held back. (XBT writes all its
+	// accounting every 60 seconds, its write_db_interval.)
+	IdleWrite time.Duration
 	// DeletedNotice is how long refused announces to a deleted torrent
 	// are told its deletion reason; afterwards they get "unregistered
 	// torrent" (default 24 hours).
@@ -123,22 +138,27 @@ type Private struct {
 	rights   catalog.RightsTable
 	rules    []catalog.ClientRule
 	settings catalog.Settings
+	// gen numbers the snapshots: Load and every Refresh that changes
+	// anything bump it (see peers.go); fast is gen with the client rules
+	// of that snapshot, for announces of admitted peers.
+	gen  uint64
+	fast atomic.Pointer[fastSnap]
 
 	aliasMu sync.Mutex
 	aliaser Aliaser
 	aliasOf map[int64]aliasPair // registered aliases by torrent ID
 	swarms  atomic.Pointer[swarmViewRef]
 
-	// Accounting (sink.go).
-	accMu   sync.Mutex
-	pending map[pendKey]pendEntry
-	spare   map[pendKey]pendEntry
-	flushed chan struct{} // closed when pending is swapped out
-	flushMu sync.Mutex    // one flush at a time
-	failed  []catalog.PeerUpdate
-	lasts   map[catalog.PeerKey]catalog.PeerLast // flushed state cache
-	failing atomic.Bool                          // the last flush failed
-	stats   sinkStats
+	// The peer table (peers.go) and the accounting (sink.go).
+	peers    [peerShards]peerShard
+	npeers   atomic.Int64                  // entries in the peer table
+	npending atomic.Int64                  // entries with a pending update
+	flushed  atomic.Pointer[chan struct{}] // closed after each flush
+	flushMu  sync.Mutex                    // one flush at a time
+	failed   []catalog.PeerUpdate
+	lasts    map[catalog.PeerKey]catalog.PeerLast // flushed state cache
+	failing  atomic.Bool                          // the last flush failed
+	stats    sinkStats
 
 	// Polite deletion (policy.go).
 	delMu    sync.Mutex
@@ -148,16 +168,14 @@ type Private struct {
 
 type aliasPair struct{ alias, canon tracker.InfoHash }
 
-type pendKey struct {
-	user uint64
-	ih   tracker.InfoHash
-	peer peer.ID
+type fastSnap struct {
+	gen   uint64
+	rules []catalog.ClientRule
 }
 
-type pendEntry struct {
-	upd  catalog.PeerUpdate
-	addr netip.AddrPort
-}
+// maxPending caps Config.MaxPending: the peer table has at most twice as
+// many entries, addressed with hintIndexBits per shard.
+const maxPending = 1 << 22
 
 // New returns a Private over store. It starts nothing: call Load, then
 // Run.
@@ -180,9 +198,17 @@ func New(store catalog.TrackerStore, cfg Config) *Private {
 	if cfg.MaxPending <= 0 {
 		cfg.MaxPending = 1 << 18
 	}
+	cfg.MaxPending = min(cfg.MaxPending, maxPending)
 	if cfg.MaxWait <= 0 {
 		cfg.MaxWait = 20 * time.Millisecond
 	}
+	switch {
+	case cfg.IdleWrite == 0:
+		cfg.IdleWrite = 30 * time.Second
+	case cfg.IdleWrite < 0:
+		cfg.IdleWrite = 0
+	}
+	cfg.IdleWrite = min(cfg.IdleWrite, cfg.MaxGap/4)
 	if cfg.DeletedNotice <= 0 {
 		cfg.DeletedNotice = 24 * time.Hour
 	}
@@ -192,7 +218,7 @@ func New(store catalog.TrackerStore, cfg Config) *Private {
 	if cfg.Now == nil {
 		cfg.Now = time.Now
 	}
-	return &Private{
+	p := &Private{
 		store:    store,
 		cfg:      cfg,
 		log:      cfg.Logger,
@@ -200,12 +226,13 @@ func New(store catalog.TrackerStore, cfg Config) *Private {
 		torrents: map[tracker.InfoHash]*torrentSnap{},
 		byID:     map[int64]*torrentSnap{},
 		aliasOf:  map[int64]aliasPair{},
-		pending:  map[pendKey]pendEntry{},
-		spare:    map[pendKey]pendEntry{},
-		flushed:  make(chan struct{}),
 		lasts:    map[catalog.PeerKey]catalog.PeerLast{},
 		members:  map[int64]*swarmMembers{},
 	}
+	ch := make(chan struct{})
+	p.flushed.Store(&ch)
+	p.fast.Store(&fastSnap{})
+	return p
 }
 
 // SetAliaser registers the alias hashes of hybrid torrents with a (the
@@ -258,7 +285,9 @@ func (p *Private) Load(ctx context.Context) error {
 	p.loaded = true
 	p.seq = st.Seq
 	p.users, p.torrents, p.byID = users, torrents, byID
+	p.gen++
 	p.rights, p.rules, p.settings = rights, st.Rules, st.Settings
+	p.fast.Store(&fastSnap{gen: p.gen, rules: p.rules})
 	p.mu.Unlock()
 	p.setAliases(byID, nil)
 	p.log.Debug("tracker state loaded", "users", len(users), "torrents", len(byID), "seq", st.Seq)
@@ -405,6 +434,8 @@ func (p *Private) Refresh(ctx context.Context) error {
 		}
 	}
 	p.seq = last
+	p.gen++
+	p.fast.Store(&fastSnap{gen: p.gen, rules: p.rules})
 	p.mu.Unlock()
 	p.setAliases(fresh, changed)
 	return nil
@@ -436,7 +467,7 @@ func (p *Private) Run(ctx context.Context) error {
 				p.log.Warn("refreshing the tracker state failed", "err", err)
 			}
 		case <-flush.C:
-			if err := p.Flush(ctx); err != nil && ctx.Err() == nil {
+			if err := p.flush(ctx, false); err != nil && ctx.Err() == nil {
 				p.log.Error("accounting flush failed; will retry", "err", err)
 			}
 		case <-maint.C:
