@@ -29,6 +29,8 @@ func (fn AccountingFunc) Record(f *Fact) { fn(f) }
 type Fact struct {
 	// User is Grant.User from the Policy.
 	User uint64
+	// Hint is Grant.Hint from the Policy, unchanged.
+	Hint uint64
 	// InfoHash is the swarm's canonical info hash (see Tracker.Alias);
 	// Announced is the one the client sent.
 	InfoHash, Announced InfoHash

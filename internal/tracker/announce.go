@@ -170,6 +170,7 @@ func (t *Tracker) Announce(req *AnnounceRequest, resp *AnnounceResponse) error {
 		fa := &resp.fact
 		*fa = Fact{
 			User:       grant.User,
+			Hint:       grant.Hint,
 			InfoHash:   ih,
 			Announced:  req.InfoHash,
 			PeerID:     req.PeerID,

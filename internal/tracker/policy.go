@@ -35,6 +35,10 @@ type Grant struct {
 	// User is the accounting identity handed to the Accounting hook (0 in
 	// open mode).
 	User uint64
+	// Hint is opaque to the engine and handed unchanged to the Accounting
+	// hook with the announce's Fact (a policy may use it to find its own
+	// record of the peer again without a second lookup).
+	Hint uint64
 	// Warning, if set, is sent to the client as a BEP 3 "warning message".
 	Warning string
 }

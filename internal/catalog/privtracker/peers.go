@@ -32,9 +32,9 @@ import (
 //   - the pending accounting update (see Record), if any, folded as
 //     catalog.PeerUpdate does.
 //
-// Announce hands Record the entry's place in the table through the high
-// 32 bits of Grant.User (the low 32 bits are the user ID; the engine
-// passes Grant.User to Record untouched); Record checks that the entry
+// Announce hands Record the entry's place in the table through
+// Grant.Hint (the engine passes it to Record as Fact.Hint, untouched);
+// Record checks that the entry
 // there is still the peer's before using it, and looks the peer up
 // otherwise.
 //
@@ -99,7 +99,7 @@ const (
 	eventShift    = 59      // the last announce's event, 3 bits
 )
 
-// hintIndexBits splits the high half of Grant.User: shard and position + 1.
+// hintIndexBits splits Grant.Hint: shard and position + 1.
 const hintIndexBits = 24
 
 // maxTable is the largest table of a shard (positions fit hintIndexBits).
@@ -155,8 +155,8 @@ func (sh *peerShard) find(k *pendKey, h uint64) int32 {
 	}
 }
 
-// hinted returns the position of k's entry if hint (the high half of
-// Grant.User, naming this shard) points at it, or -1. Called with sh.mu
+// hinted returns the position of k's entry if hint (Grant.Hint, naming
+// this shard) points at it, or -1. Called with sh.mu
 // held.
 func (sh *peerShard) hinted(k *pendKey, hint uint64) int32 {
 	if i := int32((hint - 1) & (1<<hintIndexBits - 1)); int(i) < len(sh.tab) && sh.tab[i].k == *k {

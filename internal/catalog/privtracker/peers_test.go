@@ -103,7 +103,7 @@ func TestAdmittedPeers(t *testing.T) {
 }
 
 // TestRecordHints checks that Record folds each announce into its own
-// peer whatever the hint in Grant.User says, and that the peer table
+// peer whatever the hint in Grant.Hint says, and that the peer table
 // forgets peers without pending updates.
 func TestRecordHints(t *testing.T) {
 	f := newFixture(t, newSQLite(t))
@@ -114,22 +114,22 @@ func TestRecordHints(t *testing.T) {
 	f.load()
 	grant := func(id string) uint64 {
 		g, err := f.priv.Announce(announce(key, tor.V1, pid(id), 0, 0, 1, 0))
-		if err != nil || g.User>>32 == 0 {
-			t.Fatalf("%s: grant %x, %v", id, g.User, err)
+		if err != nil || g.Hint == 0 || g.User != uint64(u.ID) {
+			t.Fatalf("%s: grant %+v, %v", id, g, err)
 		}
-		return g.User
+		return g.Hint
 	}
 	a, b := grant("-A-"), grant("-B-")
-	fact := func(id string, user uint64, up uint64) *tracker.Fact {
+	fact := func(id string, hint uint64, up uint64) *tracker.Fact {
 		fa := f.fact(u.ID, tor.V1, pid(id), up, 0, 1, 0)
-		fa.User = user
+		fa.Hint = hint
 		return fa
 	}
 	f.priv.Record(fact("-A-", a, 10))
-	f.priv.Record(fact("-B-", a, 20))                  // B with A's hint
-	f.priv.Record(fact("-C-", b, 30))                  // not in the table yet, B's hint
-	f.priv.Record(fact("-A-", uint64(u.ID), 11))       // no hint
-	f.priv.Record(fact("-B-", 1<<63|uint64(u.ID), 21)) // a hint beyond the table
+	f.priv.Record(fact("-B-", a, 20))           // B with A's hint
+	f.priv.Record(fact("-C-", b, 30))           // not in the table yet, B's hint
+	f.priv.Record(fact("-A-", 0, 11))           // no hint
+	f.priv.Record(fact("-B-", 1<<31|1<<22, 21)) // a hint beyond the table
 	if st := f.priv.Stats(); st.Pending != 3 {
 		t.Fatalf("pending %d, want 3", st.Pending)
 	}
@@ -178,7 +178,7 @@ func TestPeerTableBound(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		if remembered := g.User>>32 != 0; remembered != (i < 5) {
+		if remembered := g.Hint != 0; remembered != (i < 5) {
 			t.Fatalf("announce %d: remembered %v", i, remembered)
 		}
 	}

@@ -29,7 +29,7 @@ func (p *Private) Announce(req *tracker.AnnounceRequest) (tracker.Grant, error) 
 	if err != nil {
 		return tracker.Grant{}, err
 	}
-	return tracker.Grant{User: uint64(uid) | hint<<32}, nil
+	return tracker.Grant{User: uint64(uid), Hint: hint}, nil
 }
 
 // Scrape implements tracker.Policy with Announce's rules, except that

@@ -72,7 +72,7 @@ func TestPolicy(t *testing.T) {
 			t.Run(tc.name, func(t *testing.T) {
 				g, err := f.priv.Announce(announce(tc.key, tc.ih, pid(tc.id), 0, 0, 10, tracker.EventStarted))
 				if tc.want == nil {
-					if err != nil || g.User&(1<<32-1) != uint64(alice.ID) { // the high half is the peer table hint
+					if err != nil || g.User != uint64(alice.ID) {
 						t.Fatalf("Announce = %+v, %v", g, err)
 					}
 					return

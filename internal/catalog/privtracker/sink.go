@@ -57,7 +57,7 @@ func (p *Private) Stats() Stats {
 // (the counters since the previous announce) or the snatch of a
 // "completed" without a later announce can be lost that way.
 func (p *Private) Record(f *tracker.Fact) {
-	if uint32(f.User) == 0 {
+	if f.User == 0 {
 		return // not granted by this policy (no user ID)
 	}
 	p.stats.recorded.Add(1)
@@ -66,7 +66,7 @@ func (p *Private) Record(f *tracker.Fact) {
 		ih = f.InfoHash
 	}
 	k := pendKey{user: uint32(f.User), ih: ih, peer: f.PeerID}
-	for waited := false; !p.pendAdd(&k, f.User>>32, f); waited = true {
+	for waited := false; !p.pendAdd(&k, f.Hint, f); waited = true {
 		if waited || p.failing.Load() {
 			if p.tracking.Load() > 0 {
 				p.noteMember(f)
@@ -95,7 +95,7 @@ func (p *Private) Record(f *tracker.Fact) {
 
 // pendAdd folds f into k's pending update, starting one if there is room;
 // it reports false when MaxPending peers are pending or the peer table is
-// full. hint is the high half of Grant.User.
+// full. hint is Fact.Hint (Grant.Hint).
 func (p *Private) pendAdd(k *pendKey, hint uint64, f *tracker.Fact) bool {
 	o := catalog.Observation{Uploaded: f.Uploaded, Downloaded: f.Downloaded, Left: f.Left, At: f.UnixNano, Event: f.Event}
 	var sh *peerShard
