@@ -13,76 +13,21 @@ import (
 	"syscall"
 	"testing"
 	"time"
+
+	"github.com/gale-bt/gale/internal/interop/interoptest"
 )
 
-// requireInterop is true when missing tools must fail the tests (CI).
-var requireInterop = os.Getenv("GALE_REQUIRE_INTEROP") == "1"
-
-// missing skips the test, or fails it when GALE_REQUIRE_INTEROP=1.
-func missing(t *testing.T, format string, args ...any) {
-	t.Helper()
-	msg := fmt.Sprintf(format, args...)
-	if requireInterop {
-		t.Fatalf("%s (GALE_REQUIRE_INTEROP=1)", msg)
-	}
-	t.Skip(msg)
-}
-
-const systemPython = "/usr/bin/python3"
-
-var libtorrentCheck struct {
-	once sync.Once
-	err  error
-}
-
-// python returns the interpreter that has python3-libtorrent (the Debian
-// one, not a pyenv python3 earlier on PATH).
-func python(t *testing.T) string {
-	t.Helper()
-	libtorrentCheck.once.Do(func() {
-		out, err := exec.Command(systemPython, "-c", "import libtorrent").CombinedOutput()
-		if err != nil {
-			libtorrentCheck.err = fmt.Errorf("%v: %s", err, out)
-		}
-	})
-	if libtorrentCheck.err != nil {
-		missing(t, "%s cannot import libtorrent (apt-get install python3-libtorrent): %v", systemPython, libtorrentCheck.err)
-	}
-	return systemPython
-}
-
-var galeBuild struct {
-	once sync.Once
-	dir  string
-	path string
-	err  error
-}
-
-// galeBinary builds cmd/gale once per test binary run.
-func galeBinary(t *testing.T) string {
-	t.Helper()
-	galeBuild.once.Do(func() {
-		galeBuild.dir, galeBuild.err = os.MkdirTemp("", "gale-servetest-")
-		if galeBuild.err != nil {
-			return
-		}
-		galeBuild.path = filepath.Join(galeBuild.dir, "gale")
-		cmd := exec.Command("go", "build", "-o", galeBuild.path, "github.com/gale-bt/gale/cmd/gale")
-		if out, err := cmd.CombinedOutput(); err != nil {
-			galeBuild.err = fmt.Errorf("go build: %v\n%s", err, out)
-		}
-	})
-	if galeBuild.err != nil {
-		t.Fatal(galeBuild.err)
-	}
-	return galeBuild.path
-}
+var (
+	missing        = interoptest.Missing
+	requireInterop = interoptest.Required
+	python         = interoptest.Python
+	galeBinary     = interoptest.GaleBinary
+	systemPython   = interoptest.SystemPython
+)
 
 func TestMain(m *testing.M) {
 	code := m.Run()
-	if galeBuild.dir != "" {
-		os.RemoveAll(galeBuild.dir)
-	}
+	interoptest.Cleanup()
 	os.Exit(code)
 }
 

@@ -15,87 +15,25 @@ import (
 	"testing"
 	"time"
 
+	"github.com/gale-bt/gale/internal/interop/interoptest"
+
 	"github.com/gale-bt/gale/bencode"
 )
 
-// requireInterop is true when missing tools must fail the tests (CI).
-var requireInterop = os.Getenv("GALE_REQUIRE_INTEROP") == "1"
-
-// missing skips the test, or fails it when GALE_REQUIRE_INTEROP=1.
-func missing(t *testing.T, format string, args ...any) {
-	t.Helper()
-	msg := fmt.Sprintf(format, args...)
-	if requireInterop {
-		t.Fatalf("%s (GALE_REQUIRE_INTEROP=1)", msg)
-	}
-	t.Skip(msg)
-}
+var (
+	missing        = interoptest.Missing
+	requireInterop = interoptest.Required
+	python         = interoptest.Python
+	galeBinary     = interoptest.GaleBinary
+	systemPython   = interoptest.SystemPython
+)
 
 // tool returns the path of a required program.
-func tool(t *testing.T, name, pkg string) string {
-	t.Helper()
-	p, err := exec.LookPath(name)
-	if err != nil {
-		missing(t, "%s not found (apt-get install %s)", name, pkg)
-	}
-	return p
-}
-
-const systemPython = "/usr/bin/python3"
-
-var libtorrentCheck struct {
-	once sync.Once
-	err  error
-}
-
-// python returns the interpreter that has python3-libtorrent (the Debian
-// one, not a pyenv python3 earlier on PATH).
-func python(t *testing.T) string {
-	t.Helper()
-	libtorrentCheck.once.Do(func() {
-		out, err := exec.Command(systemPython, "-c", "import libtorrent").CombinedOutput()
-		if err != nil {
-			libtorrentCheck.err = fmt.Errorf("%v: %s", err, out)
-		}
-	})
-	if libtorrentCheck.err != nil {
-		missing(t, "%s cannot import libtorrent (apt-get install python3-libtorrent): %v", systemPython, libtorrentCheck.err)
-	}
-	return systemPython
-}
-
-var galeBuild struct {
-	once sync.Once
-	dir  string
-	path string
-	err  error
-}
-
-// galeBinary builds cmd/gale once per test binary run.
-func galeBinary(t *testing.T) string {
-	t.Helper()
-	galeBuild.once.Do(func() {
-		galeBuild.dir, galeBuild.err = os.MkdirTemp("", "gale-trackertest-")
-		if galeBuild.err != nil {
-			return
-		}
-		galeBuild.path = filepath.Join(galeBuild.dir, "gale")
-		cmd := exec.Command("go", "build", "-o", galeBuild.path, "github.com/gale-bt/gale/cmd/gale")
-		if out, err := cmd.CombinedOutput(); err != nil {
-			galeBuild.err = fmt.Errorf("go build: %v\n%s", err, out)
-		}
-	})
-	if galeBuild.err != nil {
-		t.Fatal(galeBuild.err)
-	}
-	return galeBuild.path
-}
+var tool = interoptest.Tool
 
 func TestMain(m *testing.M) {
 	code := m.Run()
-	if galeBuild.dir != "" {
-		os.RemoveAll(galeBuild.dir)
-	}
+	interoptest.Cleanup()
 	os.Exit(code)
 }
 
