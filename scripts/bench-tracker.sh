@@ -31,7 +31,8 @@
 # of one core (0 skips the budget runs), HTTP_LOAD (auto: both; wrk; gale),
 # SNAPSHOT_PEERS (1000000; 0 skips), SNAPSHOT_TORRENTS (100000), OT_PORT
 # (16969), GALE_PORT (26969), KEEP=1 keeps the work directory (the JSON of
-# every run, logs). Root is needed for apt-get (opentracker, wrk), the
+# every run, logs), NET (auto: netns when root, else loopback; see "The
+# network" below). Root is needed for apt-get (opentracker, wrk), the
 # cgroup and sysctl; without it the script runs what it can and says
 # what it skipped.
 set -euo pipefail
@@ -59,6 +60,7 @@ SNAPSHOT_PEERS=${SNAPSHOT_PEERS:-1000000}
 SNAPSHOT_TORRENTS=${SNAPSHOT_TORRENTS:-100000}
 OT_PORT=${OT_PORT:-16969}
 GALE_PORT=${GALE_PORT:-26969}
+NET=${NET:-auto}
 
 root=$(cd "$(dirname "$0")/.." && pwd)
 work=$(mktemp -d /tmp/gale-bench-tracker.XXXXXX)
@@ -83,6 +85,8 @@ cleanup() {
 	if [ -n "$cg" ] && [ -d "$cg" ]; then
 		rmdir "$cg" 2>/dev/null || log "could not remove cgroup $cg"
 	fi
+	[ -n "$ns_t" ] && ip netns del "$ns_t" 2>/dev/null
+	[ -n "$ns_l" ] && ip netns del "$ns_l" 2>/dev/null
 	if [ -n "$tw_restore" ]; then
 		sysctl -q -w net.ipv4.tcp_tw_reuse="$tw_restore" >/dev/null 2>&1 || true
 	fi
@@ -117,6 +121,43 @@ if command -v taskset >/dev/null && [ "$(nproc)" -ge 2 ]; then
 	pin_tracker=(taskset -c 0) pin_load=(taskset -c 1)
 else
 	log "fewer than 2 CPUs or no taskset: not pinning (figures will be lower)"
+fi
+
+# The network. On loopback the kernel runs the receive side of every
+# packet on the CPU that sent it: the load's CPU does the tracker's TCP
+# handshakes and the tracker's CPU the client's receives, so a load on one
+# core cannot saturate a tracker on the other and HTTP figures come out
+# load-bound. NET=netns (the default when root) instead gives each side a
+# network namespace of its own joined by a veth pair, with receive packet
+# steering (RPS) sending each side's received packets to its own CPU, as
+# two machines on a wire would: the tracker's CPU does all of the
+# tracker's network work and none of the client's. The addresses are from
+# 198.18.0.0/15 (RFC 2544, for benchmarks), in namespaces this script
+# makes and removes. NET=loopback keeps the old set-up.
+host=127.0.0.1 in_load=() in_tracker=() remote=() net_desc="loopback (127.0.0.1)"
+ns_t="" ns_l=""
+if [ "$NET" = auto ]; then
+	NET=loopback
+	is_root && command -v ip >/dev/null && [ ${#pin_tracker[@]} -gt 0 ] && NET=netns
+fi
+if [ "$NET" = netns ]; then
+	ns_t=galebench-t$$ ns_l=galebench-l$$
+	if ip netns add "$ns_t" && ip netns add "$ns_l" &&
+		ip link add gbt$$ type veth peer name gbl$$ &&
+		ip link set gbt$$ netns "$ns_t" && ip link set gbl$$ netns "$ns_l" &&
+		ip -n "$ns_t" addr add 198.18.0.1/30 dev gbt$$ && ip -n "$ns_l" addr add 198.18.0.2/30 dev gbl$$ &&
+		ip -n "$ns_t" link set lo up && ip -n "$ns_l" link set lo up &&
+		ip -n "$ns_t" link set gbt$$ up && ip -n "$ns_l" link set gbl$$ up &&
+		ip netns exec "$ns_t" sh -c "echo 1 >/sys/class/net/gbt$$/queues/rx-0/rps_cpus" &&
+		ip netns exec "$ns_l" sh -c "echo 2 >/sys/class/net/gbl$$/queues/rx-0/rps_cpus" &&
+		ip netns exec "$ns_l" sysctl -q -w net.ipv4.ip_local_port_range="1024 65535" >/dev/null; then
+		host=198.18.0.1 in_load=(ip netns exec "$ns_l") in_tracker=(ip netns exec "$ns_t") remote=(--allow-remote)
+		pin_tracker=(ip netns exec "$ns_t" "${pin_tracker[@]}") pin_load=(ip netns exec "$ns_l" "${pin_load[@]}")
+		net_desc="two network namespaces joined by veth, RPS: tracker side on CPU 0, load side on CPU 1 (198.18.0.1 <- 198.18.0.2)"
+	else
+		log "could not set up the network namespaces: falling back to loopback"
+		NET=loopback
+	fi
 fi
 
 # Ports: each HTTP run opens about 10^5 connections. The trackers close
@@ -187,10 +228,10 @@ log "building gale"
 gale="$work/gale"
 "$gale" bench --print-infohashes --torrents "$TORRENTS" >"$work/whitelist"
 
-# wait_tcp PORT: until something accepts connections on 127.0.0.1:PORT.
+# wait_tcp PORT: until something accepts connections on $host:PORT.
 wait_tcp() {
 	for _ in $(seq 100); do
-		if (exec 3<>"/dev/tcp/127.0.0.1/$1") 2>/dev/null; then return 0; fi
+		if "${in_load[@]}" bash -c "exec 3<>/dev/tcp/$host/$1" 2>/dev/null; then return 0; fi
 		kill -0 "$pid" 2>/dev/null || { log "tracker exited"; return 1; }
 		sleep 0.1
 	done
@@ -215,15 +256,15 @@ field() {
 # CPU (TOOL gale or wrk, CONC requests in flight), JSON result to OUT.
 load() {
 	local proto=$1 port=$2 dur=$3 out=$4 tool=$5 conc=$6
-	local url="$proto://127.0.0.1:$port/announce"
+	local url="$proto://$host:$port/announce"
 	if [ "$tool" = wrk ]; then
-		[ -f "$work/wrk-$port.lua" ] || "$gale" bench --wrk-lua "$work/wrk-$port.lua" --url "$url" \
+		[ -f "$work/wrk-$port.lua" ] || "$gale" bench "${remote[@]}" --wrk-lua "$work/wrk-$port.lua" --url "$url" \
 			--infohashes "$work/whitelist" --peers "$PEERS" --numwant "$NUMWANT" --seeders "$SEEDERS"
 		timeout 120 "${pin_load[@]}" wrk -t1 -c"$conc" -d"$dur" --timeout 2s \
 			-s "$work/wrk-$port.lua" "$url" >"$out.raw" 2>&1 || true
 		sed -n '/^{"load"/,/^}$/p' "$out.raw" >"$out"
 	else
-		timeout 120 "${pin_load[@]}" "$gale" bench --json --url "$url" --peers "$PEERS" \
+		timeout 120 "${pin_load[@]}" "$gale" bench "${remote[@]}" --json --url "$url" --peers "$PEERS" \
 			--numwant "$NUMWANT" --seeders "$SEEDERS" --concurrency "$conc" --duration "$dur" \
 			--infohashes "$work/whitelist" >"$out" 2>"$out.err" || true
 	fi
@@ -246,7 +287,7 @@ measure() {
 		[ "$proto" = http ] && q=$QUOTA_HTTP
 		what=" at a ${q}% budget"
 	fi
-	[ "$proto" = http ] && what="$what (TIME_WAIT sockets: $(ss -tan state time-wait 2>/dev/null | tail -n +2 | wc -l))"
+	[ "$proto" = http ] && what="$what (TIME_WAIT sockets: $("${in_tracker[@]}" ss -tan state time-wait 2>/dev/null | tail -n +2 | wc -l))"
 	log "$name $proto: $DURATION of $tool, $conc in flight$what"
 	if [ "$kind" = quota ]; then
 		cg_quota "$q"
@@ -280,7 +321,7 @@ bench_tracker() {
 	local name=$1 port=$2 proto tool
 	# Warm up: both trackers load their whitelist (opentracker does so in
 	# the background) and hold the swarms before anything is measured.
-	timeout 30 "${pin_load[@]}" "$gale" bench --url "udp://127.0.0.1:$port/announce" --numwant 0 \
+	timeout 30 "${pin_load[@]}" "$gale" bench "${remote[@]}" --url "udp://$host:$port/announce" --numwant 0 \
 		--infohashes "$work/whitelist" --peers "$PEERS" --duration 1s >/dev/null 2>&1 || true
 	for proto in $PROTOCOLS; do
 		if [ "$proto" = udp ]; then
@@ -320,7 +361,7 @@ started=$(date -u '+%Y-%m-%d %H:%M UTC')
 
 # opentracker: -p TCP port, -P UDP port, -i bind address, -w whitelist,
 # -d chroot directory (it chroots and drops to nobody when run as root).
-(cd "$work" && exec "${pin_tracker[@]}" opentracker -i 127.0.0.1 -p "$OT_PORT" -P "$OT_PORT" \
+(cd "$work" && exec "${pin_tracker[@]}" opentracker -i "$host" -p "$OT_PORT" -P "$OT_PORT" \
 	-w whitelist -d "$work" >"$work/opentracker.log" 2>&1) &
 pid=$!
 wait_tcp "$OT_PORT"
@@ -328,7 +369,7 @@ bench_tracker opentracker "$OT_PORT"
 stop_tracker
 
 status=0
-"${pin_tracker[@]}" "$gale" tracker --http "127.0.0.1:$GALE_PORT" --udp "127.0.0.1:$GALE_PORT" \
+"${pin_tracker[@]}" "$gale" tracker --http "$host:$GALE_PORT" --udp "$host:$GALE_PORT" \
 	--whitelist "$work/whitelist" 2>"$work/gale-tracker.log" &
 pid=$!
 if wait_tcp "$GALE_PORT"; then
@@ -350,8 +391,8 @@ if [ "$SNAPSHOT_PEERS" -gt 0 ] && [ "$status" = 0 ]; then
 	"$gale" bench --print-infohashes --torrents "$SNAPSHOT_TORRENTS" >"$work/snap-hashes"
 	snap_tracker() { # STATE-INTERVAL LOG
 		printf 'state = "%s"\nstate-interval = "%s"\n' "$state" "$1" >"$work/snap.toml"
-		"${pin_tracker[@]}" "$gale" tracker --config "$work/snap.toml" --http "127.0.0.1:$GALE_PORT" \
-			--udp "127.0.0.1:$GALE_PORT" 2>"$2" &
+		"${pin_tracker[@]}" "$gale" tracker --config "$work/snap.toml" --http "$host:$GALE_PORT" \
+			--udp "$host:$GALE_PORT" 2>"$2" &
 		pid=$!
 		wait_tcp "$GALE_PORT"
 	}
@@ -359,12 +400,12 @@ if [ "$SNAPSHOT_PEERS" -gt 0 ] && [ "$status" = 0 ]; then
 		local proto=$1 out=$2 conc=$UDP_CONCURRENCY
 		shift 2
 		[ "$proto" = http ] && conc=$HTTP_CONCURRENCY
-		timeout 120 "${pin_load[@]}" "$gale" bench --json --url "$proto://127.0.0.1:$GALE_PORT/announce" \
+		timeout 120 "${pin_load[@]}" "$gale" bench "${remote[@]}" --json --url "$proto://$host:$GALE_PORT/announce" \
 			--infohashes "$work/snap-hashes" --peers "$SNAPSHOT_PEERS" --seeders "$SEEDERS" \
 			--concurrency "$conc" "$@" >"$out" 2>"$out.err" || { log "snapshot load failed: $(cat "$out.err")"; echo '{}' >"$out"; }
 	}
 	stats_peers() {
-		curl -s "http://127.0.0.1:$GALE_PORT/stats.json" 2>/dev/null | tr ',{}' '\n\n\n' |
+		"${in_load[@]}" curl -s "http://$host:$GALE_PORT/stats.json" 2>/dev/null | tr ',{}' '\n\n\n' |
 			sed -n 's/^ *"peers": *\([0-9]*\).*/\1/p' | head -1
 	}
 	log "snapshot: filling a gale tracker with $SNAPSHOT_PEERS peers over $SNAPSHOT_TORRENTS torrents"
@@ -412,6 +453,7 @@ if [ ${#pin_tracker[@]} -gt 0 ]; then
 else
 	echo "pinning: NONE (fewer than 2 CPUs or no taskset)"
 fi
+echo "network: $net_desc"
 echo "net.ipv4.tcp_tw_reuse: $tw"
 if [ "$quota" = 1 ]; then
 	echo "CPU budget: cgroup $cg_kind quota, UDP ${QUOTA_UDP}% / HTTP ${QUOTA_HTTP}% of one core per 100 ms period," \
@@ -443,6 +485,7 @@ table() {
 		function ratio(a, b) { return b > 0 && a > 0 ? sprintf("%.2fx", a / b) : "-" }
 		function row(label, a, b, r) { printf "  %-32s %16s %16s %8s\n", label, a, b, r }
 		function us(x) { return x[10] > 0 ? 1e6 * x[5] / x[10] : 0 }
+		function c0(x) { return x[1] > 0 ? sprintf("%.1f", 1e4 * x[6] / x[1]) : "-" }
 		function sat(x) { return sprintf("%d/%d %s", x[8], x[7], (x[7] > 0 && x[8] >= x[7] / 2) ? "SAT" : "NOT-SAT") }
 		function used(x) { return x[1] > 0 && x[10] > 0 ? sprintf("%.0f%%", 100 * x[5] / (x[10] / x[1])) : "-" }
 		BEGIN {
@@ -453,8 +496,10 @@ table() {
 			row("p99 latency (us)", O[3], G[3], ratio(G[3], O[3]))
 			row("errors + timeouts", O[4], G[4], "")
 			if (O[11] + G[11] > 0) row("wrk read errors (see notes)", O[11], G[11], "")
-			if (run ~ /plain/)
+			if (run ~ /plain/) {
 				row("CPU 0 busy (all processes)", sprintf("%.0f%%", O[6]), sprintf("%.0f%%", G[6]), "")
+				row("CPU 0 time per announce (us)", c0(O), c0(G), ratio(c0(G), c0(O)))
+			}
 			else
 				row("throttled periods", sat(O), sat(G), "")
 			row("tracker CPU used (of one core)", used(O), used(G), "")

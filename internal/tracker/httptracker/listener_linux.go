@@ -16,6 +16,8 @@ import (
 	"unsafe"
 
 	"golang.org/x/sys/unix"
+
+	"github.com/gale-bt/gale/internal/bindsock"
 )
 
 // acceptTimeout bounds how long an acceptor blocks before checking for
@@ -27,98 +29,30 @@ const acceptTimeout = 100 * time.Millisecond
 // (":6969") listens on IPv6 and IPv4 when the host has IPv6, like the net
 // package; "0.0.0.0" means IPv4 only.
 func Listen(network, address string) (*Listener, error) {
-	ta, err := net.ResolveTCPAddr(network, address)
-	if err != nil {
-		return nil, err
-	}
-	ap := ta.AddrPort()
-	ip := ap.Addr()
-	dual := false
-	family := unix.AF_INET6
-	switch {
-	case network == "tcp4" || ip.Is4() || ip.Is4In6():
-		family, ip = unix.AF_INET, ip.Unmap()
-	case network == "tcp6":
-	case len(ta.IP) != 0 && !ta.IP.IsUnspecified():
-	default:
-		dual = true
-	}
-	fd, err := listenSocket(family, dual)
-	if err != nil && dual {
-		family, dual = unix.AF_INET, false
-		fd, err = listenSocket(family, false)
-	}
+	bs, err := bindsock.Open(network, address, unix.SOCK_STREAM, setupListener)
 	if err != nil {
 		return nil, fmt.Errorf("listen tcp %s: %w", address, err)
 	}
-	var sa unix.Sockaddr
-	if family == unix.AF_INET {
-		sa = &unix.SockaddrInet4{Port: int(ap.Port()), Addr: ip.As4()}
-	} else {
-		s6 := &unix.SockaddrInet6{Port: int(ap.Port())}
-		if !dual {
-			s6.Addr = ip.As16()
-		}
-		if ta.Zone != "" {
-			if ifi, err := net.InterfaceByName(ta.Zone); err == nil {
-				s6.ZoneId = uint32(ifi.Index)
-			}
-		}
-		sa = s6
-	}
-	if err := unix.Bind(fd, sa); err != nil {
-		unix.Close(fd)
-		return nil, fmt.Errorf("listen tcp %s: bind: %w", address, err)
-	}
+	fd := bs.FD
 	if err := unix.Listen(fd, 4096); err != nil {
 		unix.Close(fd)
 		return nil, fmt.Errorf("listen tcp %s: %w", address, err)
 	}
-	got, err := unix.Getsockname(fd)
-	if err != nil {
-		unix.Close(fd)
-		return nil, fmt.Errorf("listen tcp %s: %w", address, err)
-	}
-	var laddr *net.TCPAddr
-	switch got := got.(type) {
-	case *unix.SockaddrInet4:
-		laddr = net.TCPAddrFromAddrPort(netip.AddrPortFrom(netip.AddrFrom4(got.Addr), uint16(got.Port)))
-	case *unix.SockaddrInet6:
-		laddr = net.TCPAddrFromAddrPort(netip.AddrPortFrom(netip.AddrFrom16(got.Addr), uint16(got.Port)))
-		laddr.Zone = ta.Zone
-	}
+	laddr := net.TCPAddrFromAddrPort(bs.Local)
+	laddr.Zone = bs.Zone
 	return &Listener{fd: fd, laddr: laddr, closeFD: func() error { return unix.Close(fd) }}, nil
 }
 
-func listenSocket(family int, dual bool) (int, error) {
-	fd, err := unix.Socket(family, unix.SOCK_STREAM|unix.SOCK_CLOEXEC, unix.IPPROTO_TCP)
-	if err != nil {
-		return -1, err
-	}
-	fail := func(err error) (int, error) {
-		unix.Close(fd)
-		return -1, err
-	}
-	if family == unix.AF_INET6 {
-		v6only := 1
-		if dual {
-			v6only = 0
-		}
-		if err := unix.SetsockoptInt(fd, unix.IPPROTO_IPV6, unix.IPV6_V6ONLY, v6only); err != nil {
-			return fail(err)
-		}
-	}
+// setupListener sets a listening socket's options before it is bound.
+func setupListener(fd int) error {
 	if err := unix.SetsockoptInt(fd, unix.SOL_SOCKET, unix.SO_REUSEADDR, 1); err != nil {
-		return fail(err)
+		return err
 	}
 	// Wake the acceptors only once a request has arrived (nginx's
 	// "deferred" listen option).
 	_ = unix.SetsockoptInt(fd, unix.IPPROTO_TCP, unix.TCP_DEFER_ACCEPT, 1)
 	tv := unix.NsecToTimeval(int64(acceptTimeout))
-	if err := unix.SetsockoptTimeval(fd, unix.SOL_SOCKET, unix.SO_RCVTIMEO, &tv); err != nil {
-		return fail(err)
-	}
-	return fd, nil
+	return unix.SetsockoptTimeval(fd, unix.SOL_SOCKET, unix.SO_RCVTIMEO, &tv)
 }
 
 // serveRaw runs GOMAXPROCS acceptors on l's descriptor.
