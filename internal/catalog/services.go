@@ -62,8 +62,18 @@ type UserUpdate struct {
 type UserFilter struct {
 	Query   string // name prefix, case-insensitive
 	GroupID int64
+	// After keeps only the names that sort after it (case-insensitively,
+	// in the order Users lists): pass the last name of a page to get the
+	// next one, with Offset 0, to page through every user without missing
+	// or repeating one when users are added meanwhile.
+	After string
+	// Disabled keeps only disabled users.
+	Disabled bool
 	Page
 }
+
+// MaxStatsBatch bounds the IDs of one UsersStats call.
+const MaxStatsBatch = 500
 
 // UserService manages accounts.
 type UserService interface {
@@ -97,6 +107,10 @@ type UserService interface {
 	Authenticate(ctx context.Context, name, password string) (*User, error)
 	// UserStats returns a user's totals (any signed-in actor).
 	UserStats(ctx context.Context, id int64) (*UserStats, error)
+	// UsersStats returns the totals of up to MaxStatsBatch users at once,
+	// by user ID, as UserStats does (any signed-in actor); unknown IDs are
+	// left out.
+	UsersStats(ctx context.Context, ids []int64) (map[int64]*UserStats, error)
 	// UserTorrents lists a user's accounting rows, the most recently
 	// announced first; active restricts them to torrents with an active
 	// peer. Only the user, administrators and moderators (the moderate

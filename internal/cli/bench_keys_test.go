@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"os"
 	"path/filepath"
+	"regexp"
 	"strings"
 	"testing"
 	"time"
@@ -164,8 +165,13 @@ func TestBenchPrivate(t *testing.T) {
 	// Wrong keys: one hex digit changed in each.
 	bad := filepath.Join(dir, "bad")
 	var sb strings.Builder
+	keyRE := regexp.MustCompile(`[0-9a-f]{32}`)
 	for _, l := range lines {
-		i := strings.Index(l, "/announce") - 1
+		loc := keyRE.FindStringIndex(l[41:]) // after the info hash
+		if loc == nil {
+			t.Fatalf("no key in %q", l)
+		}
+		i := 41 + loc[1] - 1
 		c := byte('0')
 		if l[i] == '0' {
 			c = '1'

@@ -41,11 +41,18 @@ the database in it. As long as the site has no administrator, each start
 prints a one-time link that creates the first one (valid for 24 hours).
 
 --http ADDR (default :8080) serves the site, the JSON API and HTTP announces
-(/<key>/announce) on one listener; --udp ADDR (default :6969) serves UDP
-announces, whose key travels in BEP 41 URL data. Repeat either for several
-addresses; --udp "" turns UDP off. For every bound address a line
-"listening http ADDR" or "listening udp ADDR" is printed on stderr; the site
-URL and the administrator link go to stdout.
+on one listener; --udp ADDR (default :6969) serves UDP announces, whose key
+travels in BEP 41 URL data. Repeat either for several addresses; --udp ""
+turns UDP off. For every bound address a line "listening http ADDR" or
+"listening udp ADDR" is printed on stderr; the site URL and the
+administrator link go to stdout.
+
+Personal announce URLs carry the user's key as XBT's do, BASE/KEY/announce
+(a site that computes XBT's URLs hands out the same ones). libtorrent 2.x
+clients (qBittorrent, Deluge) refuse that form over HTTP for a tracker on
+localhost (SSRF mitigation) and use the UDP URL there;
+announce-key-form = "query" hands out BASE/announce?passkey=KEY, which they
+accept everywhere. The tracker reads every form, and BASE/announce/KEY.
 
 --db URL selects the database: a SQLite file (default DIR/gale.db) or a
 PostgreSQL URL (postgres://user@host/db?sslmode=disable).
@@ -57,11 +64,19 @@ PostgreSQL URL (postgres://user@host/db?sslmode=disable).
   announce-urls = ["https://example.org", "udp://example.org:6969"]
                                     tracker bases in personal .torrent files
                                     (default: site-url and the first --udp port)
+  announce-key-form = "path"        personal URLs BASE/KEY/announce (XBT's, the
+                                    default; libtorrent 2.x refuses it over HTTP
+                                    for a tracker on loopback); "query":
+                                    BASE/announce?passkey=KEY
   interval = "30m", min-interval, peer-ttl (default 1.5 x interval)
   numwant-default, numwant-max, max-swarms, max-peers-per-swarm
   state = "FILE"                    swarms saved here and reloaded on start
                                     (default DIR/tracker.state; "" turns it off)
   state-interval = "5m"
+  idle-write = "30s"                announces that only add seeding or leeching
+                                    time are written at most this often per
+                                    peer (at most interval/2; "off": every
+                                    announce at the next flush, each second)
   secure-cookies = true             the site is served over HTTPS
   trusted-proxy = ["10.0.0.0/8"]    believe X-Forwarded-For from these
   max-upload-size = "8MiB", session-ttl = "720h"
@@ -128,7 +143,8 @@ func (sv *siteServer) Run(ctx context.Context) error {
 	if err := sv.applySettings(ctx, store); err != nil {
 		return err
 	}
-	priv := privtracker.New(store, privtracker.Config{Logger: log, PeerTTL: s.peerTTL(), MaxGap: 2 * time.Duration(s.Interval)})
+	priv := privtracker.New(store, privtracker.Config{Logger: log, PeerTTL: s.peerTTL(), MaxGap: 2 * time.Duration(s.Interval),
+		IdleWrite: s.IdleWrite.config()})
 	if err := priv.Load(ctx); err != nil {
 		return fmt.Errorf("reading the catalog: %w", err)
 	}
@@ -168,9 +184,10 @@ func (sv *siteServer) Run(ctx context.Context) error {
 		log.Warn("site-url is not set: personal .torrent files announce to localhost; set site-url (or announce-urls) in the config so that other machines can reach the tracker", "announce", strings.Join(bases, " "))
 	}
 	proxies, _ := parseProxies(s.TrustedProxy.vals)
+	keyForm := s.configKeyForm()
 	ws, err := web.New(web.Config{
 		Catalog: store, Tracker: engineStats{trk}, Logger: log,
-		SiteURL: s.SiteURL, AnnounceURLs: bases,
+		SiteURL: s.SiteURL, AnnounceURLs: bases, AnnounceKeyForm: keyForm,
 		SecureCookies: s.SecureCookies, MaxUploadSize: int64(s.MaxUploadSize), SessionTTL: time.Duration(s.SessionTTL),
 		TrustedProxies: proxies,
 	})
@@ -192,7 +209,7 @@ func (sv *siteServer) Run(ctx context.Context) error {
 	}
 	hsrv, usrv := httptracker.New(hcfg), udptracker.New(ucfg)
 
-	ri := &runtimeInfo{SiteURL: site, AnnounceURLs: bases, PID: os.Getpid(), Started: time.Now().UTC()}
+	ri := &runtimeInfo{SiteURL: site, AnnounceURLs: bases, AnnounceKeyForm: string(keyForm), PID: os.Getpid(), Started: time.Now().UTC()}
 	for _, ln := range lns.http {
 		ri.HTTP = append(ri.HTTP, ln.Addr().String())
 	}

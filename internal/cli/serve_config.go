@@ -19,6 +19,7 @@ import (
 	"github.com/BurntSushi/toml"
 
 	"github.com/gale-bt/gale/internal/catalog/sqlstore"
+	"github.com/gale-bt/gale/internal/catalog/web"
 	"github.com/gale-bt/gale/internal/tracker"
 )
 
@@ -35,6 +36,9 @@ type serveSettings struct {
 	SiteName     string   `toml:"site-name"`
 	SiteURL      string   `toml:"site-url"`
 	AnnounceURLs []string `toml:"announce-urls"`
+	// AnnounceKeyForm is "query" (BASE/announce?passkey=KEY), "path"
+	// (XBT's BASE/KEY/announce) or "" (unset: see announceKeyForm).
+	AnnounceKeyForm string `toml:"announce-key-form"`
 
 	Interval       seconds `toml:"interval"`
 	MinInterval    seconds `toml:"min-interval"`
@@ -45,6 +49,9 @@ type serveSettings struct {
 	MaxPeers       int     `toml:"max-peers-per-swarm"`
 	State          string  `toml:"state"`
 	StateInterval  seconds `toml:"state-interval"`
+
+	// IdleWrite is privtracker.Config.IdleWrite (see idleWrite).
+	IdleWrite idleWrite `toml:"idle-write"`
 
 	SecureCookies bool      `toml:"secure-cookies"`
 	TrustedProxy  addrList  `toml:"trusted-proxy"`
@@ -187,6 +194,9 @@ func (s *serveSettings) validate() error {
 			return usagef("announce-urls: %v", err)
 		}
 	}
+	if _, err := web.ParseKeyForm(s.AnnounceKeyForm); err != nil {
+		return usagef("announce-key-form: %v", err)
+	}
 	if _, err := parseProxies(s.TrustedProxy.vals); err != nil {
 		return usagef("%v", err)
 	}
@@ -273,12 +283,15 @@ func (s *serveSettings) openStore(ctx context.Context, log *slog.Logger, create 
 // runtimeInfo is what a running `gale serve` writes to DATA/serve.json, so
 // that the admin commands hand out the same announce URLs as the site.
 type runtimeInfo struct {
-	SiteURL      string    `json:"site_url"`
-	AnnounceURLs []string  `json:"announce_urls"`
-	HTTP         []string  `json:"http"`
-	UDP          []string  `json:"udp"`
-	PID          int       `json:"pid"`
-	Started      time.Time `json:"started"`
+	SiteURL      string   `json:"site_url"`
+	AnnounceURLs []string `json:"announce_urls"`
+	// AnnounceKeyForm is the key form of the personal URLs ("query" or
+	// "path"; empty in files of older versions: "query").
+	AnnounceKeyForm string    `json:"announce_key_form,omitempty"`
+	HTTP            []string  `json:"http"`
+	UDP             []string  `json:"udp"`
+	PID             int       `json:"pid"`
+	Started         time.Time `json:"started"`
 }
 
 func (s *serveSettings) writeRuntime(ri *runtimeInfo) error {
@@ -296,17 +309,56 @@ func (s *serveSettings) announceBases() ([]string, error) {
 	if len(s.AnnounceURLs) > 0 {
 		return s.AnnounceURLs, nil
 	}
-	name := filepath.Join(s.Data, runtimeFile)
-	f, err := os.Open(name)
-	if err != nil {
+	ri, name, err := s.readRuntime()
+	if errors.Is(err, os.ErrNotExist) || errors.Is(err, os.ErrPermission) {
 		return nil, fmt.Errorf("cannot tell the tracker's announce URLs: set announce-urls in the config, or start 'gale serve --data %s' once (%v)", s.Data, errors.Unwrap(err))
 	}
-	defer f.Close()
-	var ri runtimeInfo
-	if err := json.NewDecoder(io.LimitReader(f, 1<<20)).Decode(&ri); err != nil || len(ri.AnnounceURLs) == 0 {
+	if err != nil || len(ri.AnnounceURLs) == 0 {
 		return nil, fmt.Errorf("%s: no announce URLs in it (%v)", name, err)
 	}
 	return ri.AnnounceURLs, nil
+}
+
+// announceKeyForm returns where personal announce URLs carry the key:
+// announce-key-form from the config, else the form the last `gale serve`
+// on this data directory used, else XBT's path form (web.KeyInPath).
+func (s *serveSettings) announceKeyForm() web.KeyForm {
+	form := s.AnnounceKeyForm
+	if form == "" {
+		if ri, _, err := s.readRuntime(); err == nil {
+			form = ri.AnnounceKeyForm
+		}
+	}
+	f, err := web.ParseKeyForm(form)
+	if err != nil {
+		return web.KeyInPath
+	}
+	return f
+}
+
+// configKeyForm returns announce-key-form as configured, web.KeyInPath
+// by default: what `gale serve` hands out.
+func (s *serveSettings) configKeyForm() web.KeyForm {
+	f, err := web.ParseKeyForm(s.AnnounceKeyForm)
+	if err != nil { // validate refuses it
+		return web.KeyInPath
+	}
+	return f
+}
+
+// readRuntime reads DATA/serve.json and returns it with its name.
+func (s *serveSettings) readRuntime() (*runtimeInfo, string, error) {
+	name := filepath.Join(s.Data, runtimeFile)
+	f, err := os.Open(name)
+	if err != nil {
+		return nil, name, err
+	}
+	defer f.Close()
+	var ri runtimeInfo
+	if err := json.NewDecoder(io.LimitReader(f, 1<<20)).Decode(&ri); err != nil {
+		return nil, name, err
+	}
+	return &ri, name, nil
 }
 
 // siteBases returns the site URL and the announce base URLs for the bound
@@ -344,4 +396,53 @@ func reachableHostPort(addr net.Addr) string {
 		return net.JoinHostPort("localhost", fmt.Sprint(ap.Port()))
 	}
 	return net.JoinHostPort(ap.Addr().Unmap().String(), fmt.Sprint(ap.Port()))
+}
+
+// idleWrite is the idle-write setting: how long the accounting may hold
+// back announces that only add seeding or leeching time
+// (privtracker.Config.IdleWrite). A duration ("30s", or a number of
+// seconds); "0" or "off" writes every announce at the next flush; unset,
+// the private tracker's default.
+type idleWrite struct {
+	set bool
+	d   time.Duration // 0 when set: off
+}
+
+// UnmarshalTOML accepts "30s", 30, "0" or "off".
+func (w *idleWrite) UnmarshalTOML(v any) error {
+	var d seconds
+	switch v := v.(type) {
+	case string:
+		if strings.EqualFold(strings.TrimSpace(v), "off") {
+			*w = idleWrite{set: true}
+			return nil
+		}
+		if err := d.Set(v); err != nil {
+			return err
+		}
+	case int64:
+		if v < 0 || v > int64(time.Duration(1<<63-1)/time.Second) {
+			return fmt.Errorf("duration %d seconds out of range", v)
+		}
+		d = seconds(time.Duration(v) * time.Second)
+	default:
+		return fmt.Errorf("want a duration such as \"30s\", or \"off\", got %T", v)
+	}
+	if d < 0 {
+		return fmt.Errorf("negative duration %v", time.Duration(d))
+	}
+	*w = idleWrite{set: true, d: time.Duration(d)}
+	return nil
+}
+
+// config returns the value for privtracker.Config.IdleWrite: 0 (the
+// default) when unset, negative when off.
+func (w idleWrite) config() time.Duration {
+	switch {
+	case !w.set:
+		return 0
+	case w.d == 0:
+		return -1
+	}
+	return w.d
 }

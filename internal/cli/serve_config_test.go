@@ -1,6 +1,7 @@
 package cli
 
 import (
+	"fmt"
 	"net"
 	"os"
 	"path/filepath"
@@ -8,6 +9,8 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/gale-bt/gale/internal/catalog/web"
 )
 
 func TestServeSettings(t *testing.T) {
@@ -25,6 +28,7 @@ udp = ["127.0.0.1:7000", "[::1]:7000"]
 site-name = "Example"
 site-url = "https://example.org/"
 announce-urls = ["https://example.org", "udp://example.org:7000"]
+announce-key-form = "query"
 interval = "10m"
 min-interval = 60
 peer-ttl = "20m"
@@ -48,7 +52,7 @@ access-log = true
 		{"defaults", nil, "", false, func(t *testing.T, s *serveSettings) {
 			if s.Data != "gale-data" || s.dsn() != filepath.Join("gale-data", "gale.db") || s.HTTP.String() != ":8080" ||
 				s.UDP.String() != ":6969" || s.State != filepath.Join("gale-data", "tracker.state") ||
-				s.peerTTL() != 45*time.Minute || s.FlagRate != nil || s.LogFormat != "text" {
+				s.peerTTL() != 45*time.Minute || s.FlagRate != nil || s.LogFormat != "text" || s.configKeyForm() != web.KeyInPath {
 				t.Errorf("%+v", s)
 			}
 		}},
@@ -64,7 +68,8 @@ access-log = true
 				len(s.AnnounceURLs) != 2 || s.Interval != seconds(10*time.Minute) || s.MinInterval != seconds(time.Minute) ||
 				s.peerTTL() != 20*time.Minute || s.NumWantMax != 80 || s.State != "" || !s.SecureCookies ||
 				s.TrustedProxy.String() != "10.0.0.0/8" || s.MaxUploadSize != 2<<20 || s.SessionTTL != seconds(48*time.Hour) ||
-				s.FlagRate == nil || *s.FlagRate != 1<<20 || s.LogFormat != "json" || !s.AccessLog {
+				s.FlagRate == nil || *s.FlagRate != 1<<20 || s.LogFormat != "json" || !s.AccessLog ||
+				s.configKeyForm() != web.KeyInQuery {
 				t.Errorf("%+v", s)
 			}
 		}},
@@ -88,6 +93,7 @@ access-log = true
 		{"bad site url", []string{"--config", write("url.toml", "site-url = \"example.org\"\n")}, "site-url", true, nil},
 		{"site url with query", []string{"--config", write("urlq.toml", "site-url = \"https://x.org/?a=1\"\n")}, "site-url", true, nil},
 		{"bad announce url", []string{"--config", write("ann.toml", "announce-urls = [\"wss://x.org\"]\n")}, "announce-urls", true, nil},
+		{"bad announce key form", []string{"--config", write("form.toml", "announce-key-form = \"cookie\"\n")}, "announce-key-form", true, nil},
 		{"min above interval", []string{"--config", write("min.toml", "interval = 60\nmin-interval = 61\n")}, "min-interval", true, nil},
 		{"short peer ttl", []string{"--config", write("ttl.toml", "peer-ttl = \"10ms\"\n")}, "peer-ttl", true, nil},
 		{"bad proxy", []string{"--config", write("proxy.toml", "trusted-proxy = \"example.org\"\n")}, "trusted-proxy", true, nil},
@@ -148,6 +154,15 @@ func TestSiteBases(t *testing.T) {
 			if got := fn("KEY"); got[0] != tc.personalHTTP || len(got) != len(announce) {
 				t.Fatalf("personal URLs %q, want %q first", got, tc.personalHTTP)
 			}
+			// The query form on request.
+			fn, err = personalAnnounceForm(announce, web.KeyInQuery)
+			if err != nil {
+				t.Fatal(err)
+			}
+			wantQuery := strings.Replace(tc.personalHTTP, "/KEY/announce", "/announce?passkey=KEY", 1)
+			if got := fn("KEY"); got[0] != wantQuery || len(got) != len(announce) {
+				t.Fatalf("personal URLs in query form %q, want %q first", got, wantQuery)
+			}
 		})
 	}
 }
@@ -166,5 +181,83 @@ func TestTorrentFileName(t *testing.T) {
 		if got := torrentFileName(in); got != want {
 			t.Errorf("torrentFileName(%q) = %q, want %q", in, got, want)
 		}
+	}
+}
+
+// TestAnnounceKeyForm: the admin commands use announce-key-form from the
+// config, else the form the running `gale serve` wrote to serve.json,
+// else the query form.
+func TestAnnounceKeyForm(t *testing.T) {
+	for _, tc := range []struct {
+		name    string
+		config  string
+		runtime string // serve.json, "" for none
+		want    web.KeyForm
+	}{
+		{"nothing", "", "", web.KeyInPath},
+		{"from serve.json", "", `{"announce_urls": ["http://x"], "announce_key_form": "query"}`, web.KeyInQuery},
+		{"older serve.json", "", `{"announce_urls": ["http://x"]}`, web.KeyInPath},
+		{"damaged serve.json", "", `{"announce_key_form": `, web.KeyInPath},
+		{"unknown form in serve.json", "", `{"announce_key_form": "cookie"}`, web.KeyInPath},
+		{"config wins", "path", `{"announce_key_form": "query"}`, web.KeyInPath},
+		{"config alone", "query", "", web.KeyInQuery},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			s := &serveSettings{Data: t.TempDir(), AnnounceKeyForm: tc.config}
+			if tc.runtime != "" {
+				if err := os.WriteFile(filepath.Join(s.Data, runtimeFile), []byte(tc.runtime), 0o600); err != nil {
+					t.Fatal(err)
+				}
+			}
+			if got := s.announceKeyForm(); got != tc.want {
+				t.Fatalf("announceKeyForm() = %q, want %q", got, tc.want)
+			}
+		})
+	}
+}
+
+// TestIdleWriteSetting checks idle-write in the config file and the value
+// gale serve hands to privtracker.Config.IdleWrite (0: its default;
+// negative: off).
+func TestIdleWriteSetting(t *testing.T) {
+	dir := t.TempDir()
+	for i, tc := range []struct {
+		name, toml string
+		want       time.Duration
+		wantErr    string
+	}{
+		{"unset", ``, 0, ""},
+		{"duration", `idle-write = "45s"`, 45 * time.Second, ""},
+		{"minutes", `idle-write = "2m"`, 2 * time.Minute, ""},
+		{"seconds", `idle-write = 90`, 90 * time.Second, ""},
+		{"zero string", `idle-write = "0"`, -1, ""},
+		{"zero number", `idle-write = 0`, -1, ""},
+		{"off", `idle-write = "off"`, -1, ""},
+		{"OFF", `idle-write = " OFF "`, -1, ""},
+		{"negative", `idle-write = "-5s"`, 0, "negative"},
+		{"negative number", `idle-write = -5`, 0, "out of range"},
+		{"huge number", `idle-write = 9223372036854775807`, 0, "out of range"},
+		{"garbage", `idle-write = "soon"`, 0, "invalid duration"},
+		{"bool", `idle-write = true`, 0, "want a duration"},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			p := filepath.Join(dir, fmt.Sprintf("idle%d.toml", i))
+			if err := os.WriteFile(p, []byte(tc.toml+"\n"), 0o644); err != nil {
+				t.Fatal(err)
+			}
+			s, _, err := loadSiteSettings([]string{"--config", p}, serveFlags)
+			if tc.wantErr != "" {
+				if err == nil || !strings.Contains(err.Error(), tc.wantErr) || !strings.Contains(err.Error(), p) {
+					t.Fatalf("err = %v, want %q about %s", err, tc.wantErr, p)
+				}
+				return
+			}
+			if err != nil {
+				t.Fatal(err)
+			}
+			if got := s.IdleWrite.config(); got != tc.want {
+				t.Fatalf("IdleWrite %v, want %v", got, tc.want)
+			}
+		})
 	}
 }

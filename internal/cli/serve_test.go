@@ -201,7 +201,7 @@ access-log = true
 		}
 		if log := srv.stderr.String(); !strings.Contains(log, "state saved") || !strings.Contains(log, "server stopped") {
 			t.Fatalf("stop log:\n%s", log)
-		} else if strings.Contains(log, "/feed/") || regexp.MustCompile(`[0-9a-f]{32}/announce`).MatchString(log) {
+		} else if strings.Contains(log, "/feed/") || regexp.MustCompile(`[0-9a-f]{32}/announce|announce/[0-9a-f]{32}|passkey=[0-9a-f]{32}`).MatchString(log) {
 			t.Fatalf("a key in the log:\n%s", log)
 		}
 		srv2 := startServe(t, args...)

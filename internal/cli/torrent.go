@@ -16,6 +16,7 @@ import (
 
 	"github.com/gale-bt/gale/internal/catalog"
 	"github.com/gale-bt/gale/internal/catalog/sqlstore"
+	"github.com/gale-bt/gale/internal/catalog/web"
 	"github.com/gale-bt/gale/metainfo"
 )
 
@@ -41,7 +42,9 @@ server runs: a change reaches the tracker within a second.
       download link gives it. Default FILE: the torrent's name with
       ".torrent", in the current directory; "-" writes to stdout. The URLs
       are announce-urls from --config, else those the last 'gale serve'
-      on the data directory used.
+      on the data directory used, in the same way with the key in the
+      query (BASE/announce?passkey=KEY) or the path (BASE/KEY/announce):
+      announce-key-form.
   gale torrent delete INFOHASH [--reason TEXT]
       Mark the torrent deleted. Polite deletion: the tracker keeps serving
       its current peers until the last leecher finishes; others are told
@@ -195,7 +198,7 @@ func torrentFetch(ctx context.Context, e *Env, args []string) error {
 	if err != nil {
 		return err
 	}
-	announce, err := personalAnnounce(bases)
+	announce, err := personalAnnounceForm(bases, s.announceKeyForm())
 	if err != nil {
 		return err
 	}
@@ -236,23 +239,29 @@ func torrentFetch(ctx context.Context, e *Env, args []string) error {
 	return nil
 }
 
-// personalAnnounce returns the function that builds a user's announce
-// URLs from their key, base + "/" + key + "/announce" for each base, as
-// the site does.
+// personalAnnounce is personalAnnounceForm in the default key form,
+// XBT's base + "/" + key + "/announce".
 func personalAnnounce(bases []string) (func(key string) []string, error) {
-	us := make([]*url.URL, 0, len(bases))
+	return personalAnnounceForm(bases, web.KeyInPath)
+}
+
+// personalAnnounceForm returns the function that builds a user's announce
+// URLs from their key, one for each base with the key in form
+// (web.PersonalAnnounceURL), as the site does.
+func personalAnnounceForm(bases []string, form web.KeyForm) (func(key string) []string, error) {
+	us := make([]string, 0, len(bases))
 	for _, b := range bases {
 		if err := checkBaseURL(b, "http", "https", "udp"); err != nil {
 			return nil, fmt.Errorf("announce URL: %v", err)
 		}
 		u, _ := url.Parse(b)
 		u.Path, u.RawPath = strings.TrimRight(u.Path, "/"), ""
-		us = append(us, u)
+		us = append(us, u.String())
 	}
 	return func(key string) []string {
 		out := make([]string, len(us))
 		for i, u := range us {
-			out[i] = u.String() + "/" + key + "/announce"
+			out[i] = web.PersonalAnnounceURL(u, key, form)
 		}
 		return out
 	}, nil

@@ -1,6 +1,7 @@
 package cli
 
 import (
+	"bufio"
 	"bytes"
 	"context"
 	"encoding/json"
@@ -9,10 +10,14 @@ import (
 	"fmt"
 	"io"
 	"math"
+	"os"
 	"strconv"
 	"strings"
 	"text/tabwriter"
 	"time"
+	"unicode/utf8"
+
+	"golang.org/x/term"
 
 	"github.com/gale-bt/gale/internal/catalog"
 	"github.com/gale-bt/gale/internal/catalog/sqlstore"
@@ -22,7 +27,7 @@ func init() {
 	register(&command{
 		name:    "user",
 		summary: "manage the users of a gale serve site",
-		usage:   "gale user add|reset-key|disable|enable|show NAME [flags]",
+		usage:   "gale user add|passwd|reset-key|disable|enable|show NAME [flags] | gale user list [flags]",
 		help: `Manage the accounts of the site that 'gale serve' runs on the same data
 directory (--data, default ./gale-data) or database (--db); also while the
 server runs: a change reaches the tracker within a second.
@@ -33,6 +38,10 @@ server runs: a change reaches the tracker within a second.
       line of standard input; without it the account has no password and
       cannot sign in to the site until an administrator sets one, but its
       personal .torrent files work.
+  gale user passwd NAME [--password-stdin]
+      Set NAME's password (at least 8 characters) and end NAME's web
+      sessions (API tokens stay valid). Without --password-stdin the
+      password is asked twice on the terminal, without echo.
   gale user reset-key NAME
       Give NAME new announce keys: every personal .torrent downloaded
       before stops working at once (the user downloads them again).
@@ -46,6 +55,12 @@ server runs: a change reaches the tracker within a second.
       freeleech and double upload, and as reported), ratio, snatches,
       torrents seeding and leeching now, seeding and leeching time.
       In JSON the ratio is null when nothing was downloaded.
+  gale user list [--json] [--group G] [--disabled]
+      Every user sorted by name, one per line under a header: name,
+      group, administrator, disabled, uploaded, downloaded and ratio.
+      --group keeps the members of group G (name or ID), --disabled the
+      disabled accounts. --json prints an array of the objects of
+      'user show --json'.
 
 Every subcommand takes --data DIR, --db URL and --config FILE (the
 settings file of 'gale serve', for its database and peer TTL).`,
@@ -60,7 +75,7 @@ settings file of 'gale serve', for its database and peer TTL).`,
 
 func runUser(ctx context.Context, e *Env, args []string) error {
 	if len(args) == 0 {
-		return usagef("want a subcommand: add, reset-key, disable, enable or show")
+		return usagef("want a subcommand: add, passwd, reset-key, disable, enable, show or list")
 	}
 	sub, rest := args[0], args[1:]
 	switch sub {
@@ -74,8 +89,12 @@ func runUser(ctx context.Context, e *Env, args []string) error {
 		return userDisable(ctx, e, rest, sub == "disable")
 	case "show":
 		return userShow(ctx, e, rest)
+	case "list":
+		return userList(ctx, e, rest)
+	case "passwd":
+		return userPasswd(ctx, e, rest)
 	}
-	return usagef("unknown subcommand %q (want add, reset-key, disable, enable or show)", sub)
+	return usagef("unknown subcommand %q (want add, passwd, reset-key, disable, enable, show or list)", sub)
 }
 
 // parseSiteCommand parses the arguments of an admin subcommand: the site
@@ -289,6 +308,40 @@ type userReport struct {
 	LeechSeconds   int64     `json:"leech_time_seconds"`
 }
 
+// newUserReport combines a user and their totals.
+func newUserReport(u *catalog.User, st *catalog.UserStats) userReport {
+	r := userReport{
+		ID: u.ID, Name: u.Name, Group: u.GroupName, Admin: u.Admin, Disabled: u.Disabled, DisabledReason: u.DisabledReason,
+		CreatedAt: u.CreatedAt.UTC(), Uploaded: st.Uploaded, Downloaded: st.Downloaded,
+		RawUploaded: st.RawUploaded, RawDownloaded: st.RawDownloaded, Snatches: st.Snatches,
+		Seeding: st.Seeding, Leeching: st.Leeching,
+		SeedSeconds: int64(st.SeedTime / time.Second), LeechSeconds: int64(st.LeechTime / time.Second),
+	}
+	if ratio := st.Ratio(); !math.IsInf(ratio, 0) && st.Downloaded > 0 {
+		r.Ratio = &ratio
+	}
+	return r
+}
+
+// ratioText is the ratio with three decimals, "inf" when only uploaded,
+// "-" when neither.
+func (r *userReport) ratioText() string {
+	switch {
+	case r.Ratio != nil:
+		return strconv.FormatFloat(*r.Ratio, 'f', 3, 64)
+	case r.Uploaded > 0:
+		return "inf"
+	}
+	return "-"
+}
+
+func yes(b bool) string {
+	if b {
+		return "yes"
+	}
+	return "no"
+}
+
 func userShow(ctx context.Context, e *Env, args []string) error {
 	var asJSON bool
 	store, _, name, err := siteCommand(ctx, "user show", "user NAME", args, func(fs *flag.FlagSet) {
@@ -307,34 +360,13 @@ func userShow(ctx context.Context, e *Env, args []string) error {
 	if err != nil {
 		return err
 	}
-	r := userReport{
-		ID: u.ID, Name: u.Name, Group: u.GroupName, Admin: u.Admin, Disabled: u.Disabled, DisabledReason: u.DisabledReason,
-		CreatedAt: u.CreatedAt.UTC(), Uploaded: st.Uploaded, Downloaded: st.Downloaded,
-		RawUploaded: st.RawUploaded, RawDownloaded: st.RawDownloaded, Snatches: st.Snatches,
-		Seeding: st.Seeding, Leeching: st.Leeching,
-		SeedSeconds: int64(st.SeedTime / time.Second), LeechSeconds: int64(st.LeechTime / time.Second),
-	}
-	if ratio := st.Ratio(); !math.IsInf(ratio, 0) && st.Downloaded > 0 {
-		r.Ratio = &ratio
-	}
+	r := newUserReport(u, st)
 	if asJSON {
 		enc := json.NewEncoder(e.Stdout)
 		enc.SetIndent("", "  ")
 		return enc.Encode(r)
 	}
-	yes := func(b bool) string {
-		if b {
-			return "yes"
-		}
-		return "no"
-	}
-	ratio := "-"
-	switch {
-	case r.Ratio != nil:
-		ratio = strconv.FormatFloat(*r.Ratio, 'f', 3, 64)
-	case st.Uploaded > 0:
-		ratio = "inf"
-	}
+	ratio := r.ratioText()
 	disabled := yes(r.Disabled)
 	if r.Disabled && r.DisabledReason != "" {
 		disabled += " (" + r.DisabledReason + ")"
@@ -360,4 +392,258 @@ func userShow(ctx context.Context, e *Env, args []string) error {
 		fmt.Fprintf(tw, "%s\t%s\n", row[0], row[1])
 	}
 	return tw.Flush()
+}
+
+// userListPage is how many users `user list` reads per query, so that a
+// site with 100k users is never held in memory at once.
+const userListPage = catalog.MaxStatsBatch
+
+func userList(ctx context.Context, e *Env, args []string) error {
+	var asJSON, disabledOnly bool
+	var group string
+	s, pos, err := loadSiteSettings(args, func(s *serveSettings) *flag.FlagSet {
+		fs := newFlagSet("user list")
+		siteFlags(fs, s)
+		fs.BoolVar(&asJSON, "json", false, "print a JSON array of the objects of 'user show --json'")
+		fs.StringVar(&group, "group", "", "list only the members of group `G` (name or ID)")
+		fs.BoolVar(&disabledOnly, "disabled", false, "list only disabled users")
+		return fs
+	})
+	if err != nil {
+		return err
+	}
+	if len(pos) != 0 {
+		return usagef("user list: takes no arguments, got %q", pos[0])
+	}
+	store, err := s.openStore(ctx, nil, false)
+	if err != nil {
+		return err
+	}
+	defer store.Close()
+	sys := catalog.WithSystem(ctx)
+	f := catalog.UserFilter{Disabled: disabledOnly, Page: catalog.Page{Limit: userListPage}}
+	if group != "" {
+		g, err := findGroup(sys, store, group)
+		if err != nil {
+			return err
+		}
+		f.GroupID = g.ID
+	}
+	bw := bufio.NewWriter(e.Stdout)
+	var out userListWriter = &userTable{w: bw}
+	if asJSON {
+		out = &userJSONArray{w: bw}
+	}
+	// Page after the last name listed: users created meanwhile are
+	// neither missed (when after it) nor listed twice.
+	for {
+		users, _, err := store.Users(sys, f)
+		if err != nil {
+			return err
+		}
+		ids := make([]int64, len(users))
+		for i, u := range users {
+			ids[i] = u.ID
+		}
+		stats, err := store.UsersStats(sys, ids)
+		if err != nil {
+			return err
+		}
+		rows := make([]userReport, 0, len(users))
+		for _, u := range users {
+			st := stats[u.ID]
+			if st == nil {
+				return fmt.Errorf("user %s has no totals", u.Name)
+			}
+			rows = append(rows, newUserReport(u, st))
+		}
+		if err := out.write(rows); err != nil {
+			return err
+		}
+		if len(users) < userListPage {
+			break
+		}
+		f.After = users[len(users)-1].Name
+	}
+	if err := out.close(); err != nil {
+		return err
+	}
+	return bw.Flush()
+}
+
+// userListWriter prints `user list` a page at a time.
+type userListWriter interface {
+	write(rows []userReport) error
+	close() error
+}
+
+// userTable is the text form: a header, then one aligned line per user.
+// The name and group columns are as wide as the longest in the first
+// page (a longer one later shifts only its own line).
+type userTable struct {
+	w             io.Writer
+	nameW, groupW int
+	started       bool
+}
+
+func (t *userTable) write(rows []userReport) error {
+	if !t.started {
+		t.started = true
+		t.nameW, t.groupW = len("NAME"), len("GROUP")
+		for _, r := range rows {
+			t.nameW = max(t.nameW, utf8.RuneCountInString(r.Name))
+			t.groupW = max(t.groupW, utf8.RuneCountInString(r.Group))
+		}
+		t.line("NAME", "GROUP", "ADMIN", "DISABLED", "UPLOADED", "DOWNLOADED", "RATIO")
+	}
+	for _, r := range rows {
+		t.line(r.Name, r.Group, yes(r.Admin), yes(r.Disabled), formatSize(r.Uploaded), formatSize(r.Downloaded), r.ratioText())
+	}
+	return nil
+}
+
+func (t *userTable) line(name, group, admin, disabled, up, down, ratio string) {
+	fmt.Fprintf(t.w, "%-*s  %-*s  %-5s  %-8s  %11s  %11s  %7s\n", t.nameW, name, t.groupW, group, admin, disabled, up, down, ratio)
+}
+
+func (t *userTable) close() error {
+	if !t.started {
+		return t.write(nil)
+	}
+	return nil
+}
+
+// userJSONArray is the --json form, written element by element; it is
+// what json.MarshalIndent(list, "", "  ") would print.
+type userJSONArray struct {
+	w io.Writer
+	n int
+}
+
+func (a *userJSONArray) write(rows []userReport) error {
+	for _, r := range rows {
+		b, err := json.MarshalIndent(r, "  ", "  ")
+		if err != nil {
+			return err
+		}
+		sep := ",\n  "
+		if a.n == 0 {
+			sep = "[\n  "
+		}
+		a.n++
+		if _, err := io.WriteString(a.w, sep); err != nil {
+			return err
+		}
+		if _, err := a.w.Write(b); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+func (a *userJSONArray) close() error {
+	end := "\n]\n"
+	if a.n == 0 {
+		end = "[]\n"
+	}
+	_, err := io.WriteString(a.w, end)
+	return err
+}
+
+func userPasswd(ctx context.Context, e *Env, args []string) error {
+	var pwStdin bool
+	store, _, name, err := siteCommand(ctx, "user passwd", "user NAME", args, func(fs *flag.FlagSet) {
+		fs.BoolVar(&pwStdin, "password-stdin", false, "read the password from the first line of standard input")
+	})
+	if err != nil {
+		return err
+	}
+	defer store.Close()
+	sys := catalog.WithSystem(ctx)
+	u, err := findUser(sys, store, name)
+	if err != nil {
+		return err
+	}
+	var pw string
+	if pwStdin {
+		pw, err = readPassword(e.Stdin)
+	} else {
+		pw, err = promptNewPassword(ctx, e, u.Name)
+	}
+	if err != nil {
+		return err
+	}
+	if err := catalog.CheckPassword(pw); err != nil {
+		return err
+	}
+	// UpdateUser hashes it (argon2id) and deletes the user's sessions.
+	if _, err := store.UpdateUser(sys, u.ID, catalog.UserUpdate{Password: &pw}); err != nil {
+		return err
+	}
+	fmt.Fprintf(e.Stdout, "set the password of %s and signed them out of the site everywhere\n", u.Name)
+	return nil
+}
+
+// promptNewPassword asks for a new password twice on the terminal that
+// standard input is, with echo off, prompting on standard error.
+func promptNewPassword(ctx context.Context, e *Env, name string) (string, error) {
+	f, ok := e.Stdin.(*os.File)
+	if !ok || !term.IsTerminal(int(f.Fd())) {
+		return "", usagef("user passwd: standard input is not a terminal; give the password on it with --password-stdin")
+	}
+	pw, err := readTerminalPassword(ctx, e.Stderr, f, fmt.Sprintf("New password for %s: ", name))
+	if err != nil {
+		return "", err
+	}
+	if pw == "" {
+		return "", errors.New("no password given")
+	}
+	if err := catalog.CheckPassword(pw); err != nil {
+		return "", err
+	}
+	again, err := readTerminalPassword(ctx, e.Stderr, f, "Retype the new password: ")
+	if err != nil {
+		return "", err
+	}
+	if again != pw {
+		return "", errors.New("the passwords do not match; nothing changed")
+	}
+	return pw, nil
+}
+
+// readTerminalPassword writes prompt to w and reads a line from the
+// terminal f with echo off. When ctx ends first (Ctrl-C) it restores the
+// terminal and returns ctx's error; the read it leaves behind ends with
+// the process (or when the terminal closes).
+func readTerminalPassword(ctx context.Context, w io.Writer, f *os.File, prompt string) (string, error) {
+	fd := int(f.Fd())
+	state, err := term.GetState(fd)
+	if err != nil {
+		return "", fmt.Errorf("reading the password: %v", err)
+	}
+	fmt.Fprint(w, prompt)
+	type result struct {
+		b   []byte
+		err error
+	}
+	done := make(chan result, 1)
+	go func() {
+		b, err := term.ReadPassword(fd)
+		done <- result{b, err}
+	}()
+	select {
+	case r := <-done:
+		fmt.Fprintln(w)
+		if r.err != nil {
+			return "", fmt.Errorf("reading the password: %v", r.err)
+		}
+		if len(r.b) > maxPasswordInput {
+			return "", errors.New("the password is too long")
+		}
+		return string(r.b), nil
+	case <-ctx.Done():
+		term.Restore(fd, state)
+		fmt.Fprintln(w)
+		return "", ctx.Err()
+	}
 }

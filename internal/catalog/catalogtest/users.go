@@ -8,6 +8,8 @@ import (
 	"time"
 
 	"github.com/gale-bt/gale/internal/catalog"
+	"github.com/gale-bt/gale/internal/tracker"
+	"github.com/gale-bt/gale/metainfo"
 )
 
 func testUsers(t *testing.T, open Opener) {
@@ -121,6 +123,151 @@ func testUsers(t *testing.T, open Opener) {
 	st, err := e.c.UserStats(as(bob), alice.ID)
 	if err != nil || st.Uploaded != 0 || st.Ratio() != 0 {
 		t.Fatalf("UserStats = %+v, %v", st, err)
+	}
+
+	t.Run("Paging", func(t *testing.T) { testUserPaging(t, open) })
+	t.Run("UsersStats", func(t *testing.T) { testUsersStats(t, open) })
+}
+
+// testUserPaging: UserFilter.After pages through every user in name order
+// (case-insensitive) without gaps or repeats, also when users are added
+// between pages, and combines with GroupID, Query and Disabled.
+func testUserPaging(t *testing.T, open Opener) {
+	e := newEnv(t, open)
+	g, err := e.c.CreateGroup(e.sys, "Odd")
+	if err != nil {
+		t.Fatal(err)
+	}
+	// Names whose order differs between byte order and case-insensitive
+	// order (but not between byte order and a linguistic collation), and
+	// '_', a LIKE wildcard.
+	names := []string{"b", "A", "a1", "a_2", "c-x", "C.y", "D", "e", "Zed", "z9", "m"}
+	yes := true
+	for i, n := range names {
+		group := int64(0)
+		if i%2 == 1 {
+			group = g.ID
+		}
+		u := e.user(n, false, group)
+		if i%3 == 0 {
+			if _, err := e.c.UpdateUser(e.sys, u.ID, catalog.UserUpdate{Disabled: &yes}); err != nil {
+				t.Fatal(err)
+			}
+		}
+	}
+	// pages lists every user matching f, three per call, and adds late
+	// (once) after the first page.
+	pages := func(f catalog.UserFilter, late string) []string {
+		t.Helper()
+		var got []string
+		f.Limit = 3
+		for calls := 0; ; calls++ {
+			list, _, err := e.c.Users(e.sys, f)
+			if err != nil {
+				t.Fatal(err)
+			}
+			for _, u := range list {
+				got = append(got, u.Name)
+			}
+			if calls == 0 && late != "" {
+				e.user(late, false, 0)
+			}
+			if len(list) < 3 {
+				return got
+			}
+			f.After = list[len(list)-1].Name
+			if calls > 20 {
+				t.Fatalf("paging does not end: %v", got)
+			}
+		}
+	}
+	want := func(t *testing.T, got []string, want ...string) {
+		t.Helper()
+		if !slices.Equal(got, want) {
+			t.Fatalf("got %q, want %q", got, want)
+		}
+	}
+	all := []string{"A", "a1", "a_2", "b", "c-x", "C.y", "D", "e", "m", "z9", "Zed"}
+	want(t, pages(catalog.UserFilter{}, ""), all...)
+	// After is case-insensitive: "B" leaves out b too.
+	want(t, pages(catalog.UserFilter{After: "B"}, ""), all[4:]...)
+	want(t, pages(catalog.UserFilter{GroupID: g.ID}, ""), "A", "a_2", "C.y", "e", "z9")
+	want(t, pages(catalog.UserFilter{Disabled: true}, ""), "a_2", "b", "D", "z9")
+	want(t, pages(catalog.UserFilter{Disabled: true, GroupID: g.ID}, ""), "a_2", "z9")
+	want(t, pages(catalog.UserFilter{Query: "a", After: "A"}, ""), "a1", "a_2")
+	// Users created while paging: one before the current page is not
+	// listed (nor is anything repeated), one after it is.
+	want(t, pages(catalog.UserFilter{}, "a0"), all...)
+	want(t, pages(catalog.UserFilter{}, "n"), "A", "a0", "a1", "a_2", "b", "c-x", "C.y", "D", "e", "m", "n", "z9", "Zed")
+	if list, total, err := e.c.Users(e.sys, catalog.UserFilter{After: "m"}); err != nil || total != 3 || len(list) != 3 {
+		t.Fatalf("Users(After m) = %v, %d, %v; want n, z9, Zed and total 3", list, total, err)
+	}
+}
+
+// testUsersStats: UsersStats returns what UserStats does for each user,
+// leaves unknown IDs out and bounds the batch.
+func testUsersStats(t *testing.T, open Opener) {
+	e := newEnv(t, open)
+	seeder := e.user("seeder", false, 0)
+	leecher := e.user("leecher", false, 0)
+	idle := e.user("idle", false, 0)
+	t1 := e.torrent(seeder, "one", 0, metainfo.V1)
+	t2 := e.torrent(seeder, "two", 0, metainfo.V1)
+	for _, c := range []struct {
+		user      *catalog.User
+		tor       *catalog.Torrent
+		peer      string
+		up, down  uint64
+		left      uint64
+		completed bool
+	}{
+		{seeder, t1, "-TR4060-aaaaaaaaaaaa", 700, 0, 0, false},
+		{seeder, t2, "-TR4060-bbbbbbbbbbbb", 300, 0, 0, false},
+		{leecher, t1, "-TR4060-cccccccccccc", 5, 600, 100, false},
+		{leecher, t2, "-TR4060-dddddddddddd", 0, 400, 0, true},
+	} {
+		a := newAcct(e, c.user.ID, c.tor.ID, c.peer)
+		ev := tracker.EventNone
+		if c.completed {
+			ev = tracker.EventCompleted
+		}
+		a.apply(a.obs(0, 0, 0, c.left+c.down, tracker.EventStarted), a.obs(30, c.up, c.down, c.left, ev))
+	}
+	ids := []int64{idle.ID, seeder.ID, 99999, leecher.ID}
+	got, err := e.c.UsersStats(as(idle), ids)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(got) != 3 || got[99999] != nil {
+		t.Fatalf("UsersStats(%v) has %d entries, want 3 (the unknown ID left out): %v", ids, len(got), got)
+	}
+	for _, u := range []*catalog.User{seeder, leecher, idle} {
+		one, err := e.c.UserStats(e.sys, u.ID)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if got[u.ID] == nil || *got[u.ID] != *one {
+			t.Errorf("UsersStats[%s] = %+v, UserStats = %+v", u.Name, got[u.ID], one)
+		}
+	}
+	if st := got[seeder.ID]; st.Uploaded != 1000 || st.Seeding != 2 || st.Leeching != 0 {
+		t.Errorf("seeder: %+v, want 1000 uploaded, seeding 2", st)
+	}
+	if st := got[leecher.ID]; st.Downloaded != 1000 || st.Uploaded != 5 || st.Seeding != 1 || st.Leeching != 1 || st.Snatches != 1 {
+		t.Errorf("leecher: %+v, want 1000 downloaded, 5 uploaded, seeding 1, leeching 1, 1 snatch", st)
+	}
+	if st := got[idle.ID]; st.Uploaded != 0 || st.Seeding != 0 || st.Leeching != 0 {
+		t.Errorf("idle: %+v", st)
+	}
+	if m, err := e.c.UsersStats(e.sys, nil); err != nil || len(m) != 0 {
+		t.Errorf("UsersStats(nil) = %v, %v", m, err)
+	}
+	_, err = e.c.UsersStats(e.sys, make([]int64, catalog.MaxStatsBatch+1))
+	wantCode(t, "too many IDs", err, catalog.EINVALID)
+	_, err = e.c.UsersStats(context.Background(), ids)
+	wantCode(t, "anonymous", err, catalog.EUNAUTHORIZED)
+	if _, err := e.c.UserStats(e.sys, 99999); catalog.ErrorCode(err) != catalog.ENOTFOUND {
+		t.Errorf("UserStats(unknown): %v, want ENOTFOUND", err)
 	}
 }
 

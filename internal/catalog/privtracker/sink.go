@@ -269,16 +269,12 @@ func (p *Private) apply(ctx context.Context, ups []catalog.PeerUpdate) error {
 		return nil
 	}
 	p.stats.flushes.Add(1)
-	known := make(map[catalog.PeerKey]catalog.PeerLast, len(ups))
-	for i := range ups {
-		if l, ok := p.lasts[ups[i].PeerKey]; ok {
-			known[ups[i].PeerKey] = l
-		}
-	}
 	p.mu.RLock()
 	rules := catalog.AccountRules{MaxGap: p.cfg.MaxGap, FlagRate: p.settings.FlagRate}
 	p.mu.RUnlock()
-	res, err := p.store.ApplyAccounting(ctx, ups, known, rules)
+	// The cache itself is the known counters (the store only reads the
+	// entries of ups; flushMu keeps it still): no copy of a map per flush.
+	res, err := p.store.ApplyAccounting(ctx, ups, p.lasts, rules)
 	p.failing.Store(err != nil)
 	if err != nil {
 		p.stats.flushErrors.Add(1)

@@ -107,7 +107,7 @@ func TestSQLiteReopen(t *testing.T) {
 			t.Fatalf("Open(%q): %v", dsn, err)
 		}
 		v, err := s.SchemaVersion(ctx)
-		if err != nil || v != 1 {
+		if err != nil || v != 2 {
 			t.Errorf("schema version = %d, %v", v, err)
 		}
 		sys := catalog.WithSystem(ctx)

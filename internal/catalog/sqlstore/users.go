@@ -3,6 +3,7 @@ package sqlstore
 import (
 	"context"
 	"database/sql"
+	"fmt"
 	"strings"
 	"time"
 
@@ -134,15 +135,15 @@ func (s *Store) Users(ctx context.Context, f catalog.UserFilter) ([]*catalog.Use
 		return nil, 0, err
 	}
 	off, lim := f.Bounds()
-	where := `WHERE u.name_key LIKE $1 ESCAPE '\' AND ($2 = 0 OR u.group_id = $2)`
-	args := []any{likePrefix(strings.ToLower(f.Query)), f.GroupID}
+	where := `WHERE u.name_key LIKE $1 ESCAPE '\' AND ($2 = 0 OR u.group_id = $2) AND u.name_key > $3 AND (NOT $4 OR u.disabled)`
+	args := []any{likePrefix(strings.ToLower(f.Query)), f.GroupID, strings.ToLower(f.After), f.Disabled}
 	var out []*catalog.User
 	var total int
 	err := s.read(ctx, func(t *txn) error {
 		if err := t.row(`SELECT COUNT(*)`+userFrom+where, args...).Scan(&total); err != nil {
 			return err
 		}
-		rows, err := t.query(`SELECT `+userColumns+userFrom+where+` ORDER BY u.name_key LIMIT $3 OFFSET $4`,
+		rows, err := t.query(`SELECT `+userColumns+userFrom+where+` ORDER BY u.name_key LIMIT $5 OFFSET $6`,
 			append(args, lim, off)...)
 		if err != nil {
 			return err
@@ -394,46 +395,81 @@ func (s *Store) Authenticate(ctx context.Context, name, password string) (*catal
 
 // UserStats implements catalog.UserService.
 func (s *Store) UserStats(ctx context.Context, id int64) (*catalog.UserStats, error) {
+	m, err := s.UsersStats(ctx, []int64{id})
+	if err != nil {
+		return nil, err
+	}
+	st, ok := m[id]
+	if !ok {
+		return nil, notFound("user")
+	}
+	return st, nil
+}
+
+// UsersStats implements catalog.UserService.
+func (s *Store) UsersStats(ctx context.Context, ids []int64) (map[int64]*catalog.UserStats, error) {
 	if err := catalog.RequireActive(catalog.ActorFrom(ctx)); err != nil {
 		return nil, err
 	}
-	st := &catalog.UserStats{UserID: id}
+	if len(ids) > catalog.MaxStatsBatch {
+		return nil, catalog.Errorf(catalog.EINVALID, "at most %d users at once", catalog.MaxStatsBatch)
+	}
+	out := make(map[int64]*catalog.UserStats, len(ids))
+	if len(ids) == 0 {
+		return out, nil
+	}
+	in, args := idList("user_id", ids)
 	err := s.read(ctx, func(t *txn) error {
-		var seed, leech int64
-		err := t.row(`SELECT uploaded, downloaded, raw_uploaded, raw_downloaded, seed_ms, leech_ms, snatches
-			FROM user_stats WHERE user_id = $1`, id).Scan(&st.Uploaded, &st.Downloaded, &st.RawUploaded,
-			&st.RawDownloaded, &seed, &leech, &st.Snatches)
-		if err == sql.ErrNoRows {
-			return notFound("user")
-		}
-		if err != nil {
-			return err
-		}
-		st.SeedTime, st.LeechTime = time.Duration(seed)*time.Millisecond, time.Duration(leech)*time.Millisecond
-		since := t.now.Add(-s.opts.PeerTTL).UnixMilli()
-		rows, err := t.query(`SELECT MIN(left_bytes) FROM peers WHERE user_id = $1 AND at_ms >= $2 AND NOT stopped
-			GROUP BY torrent_id`, id, since)
+		rows, err := t.query(`SELECT user_id, uploaded, downloaded, raw_uploaded, raw_downloaded, seed_ms, leech_ms, snatches
+			FROM user_stats`+in, args...)
 		if err != nil {
 			return err
 		}
 		defer rows.Close()
 		for rows.Next() {
-			var left int64
-			if err := rows.Scan(&left); err != nil {
+			var st catalog.UserStats
+			var seed, leech int64
+			if err := rows.Scan(&st.UserID, &st.Uploaded, &st.Downloaded, &st.RawUploaded,
+				&st.RawDownloaded, &seed, &leech, &st.Snatches); err != nil {
 				return err
 			}
-			if left == 0 {
+			st.SeedTime, st.LeechTime = time.Duration(seed)*time.Millisecond, time.Duration(leech)*time.Millisecond
+			out[st.UserID] = &st
+		}
+		if err := rows.Err(); err != nil {
+			return err
+		}
+		rows.Close()
+		// A torrent counts as seeding when the user's active peer with the
+		// least left has nothing left.
+		since := t.now.Add(-s.opts.PeerTTL).UnixMilli()
+		prows, err := t.query(`SELECT user_id, MIN(left_bytes) FROM peers`+in+
+			fmt.Sprintf(` AND at_ms >= $%d AND NOT stopped GROUP BY user_id, torrent_id`, len(ids)+1),
+			append(args, since)...)
+		if err != nil {
+			return err
+		}
+		defer prows.Close()
+		for prows.Next() {
+			var user, left int64
+			if err := prows.Scan(&user, &left); err != nil {
+				return err
+			}
+			st := out[user]
+			switch {
+			case st == nil:
+			case left == 0:
 				st.Seeding++
-			} else {
+			default:
 				st.Leeching++
 			}
 		}
-		return rows.Err()
+		return prows.Err()
 	})
 	if err != nil {
 		return nil, err
 	}
-	return st, nil
+	return out, nil
 }
 
 // UserTorrents implements catalog.UserService.

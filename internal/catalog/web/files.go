@@ -2,6 +2,7 @@ package web
 
 import (
 	"errors"
+	"fmt"
 	"io"
 	"mime"
 	"net/http"
@@ -12,6 +13,7 @@ import (
 	"unicode/utf8"
 
 	"github.com/gale-bt/gale/internal/catalog"
+	"github.com/gale-bt/gale/internal/tracker"
 )
 
 // Multipart bounds: a form has a handful of fields.
@@ -98,17 +100,59 @@ func checkTorrentText(data []byte) error {
 	return nil
 }
 
+// KeyForm is where a personal announce URL carries the user's key. Both
+// forms (and a few more, see tracker.ParsePath) reach the same tracker.
+type KeyForm string
+
+// Key forms.
+const (
+	// KeyInPath is XBT Tracker's BASE/KEY/announce, the default, so that
+	// a site that computes XBT's URLs hands out the same ones.
+	KeyInPath KeyForm = "path"
+	// KeyInQuery is BASE/announce?passkey=KEY: libtorrent 2.x
+	// (qBittorrent, Deluge) accepts it for a tracker on a loopback
+	// address, where its SSRF mitigation refuses any path that does not
+	// start with "/announce". BEP 48 derives BASE/scrape?passkey=KEY.
+	KeyInQuery KeyForm = "query"
+)
+
+// ParseKeyForm reads a KeyForm: "path", "query", or "" for KeyInPath.
+func ParseKeyForm(s string) (KeyForm, error) {
+	switch KeyForm(s) {
+	case "", KeyInPath:
+		return KeyInPath, nil
+	case KeyInQuery:
+		return KeyInQuery, nil
+	}
+	return "", fmt.Errorf("announce key form %q: want %q or %q", s, KeyInQuery, KeyInPath)
+}
+
+// PersonalAnnounceURL returns the personal announce URL of key on the
+// tracker base URL base ("http://host:port", "https://host/prefix",
+// "udp://host:port"; a trailing slash is ignored) in form (""
+// is KeyInPath). For udp:// the path and query travel in BEP 41 URL
+// data. Keys are URL-safe (catalog.Passkey: hex digits), so key is not
+// escaped.
+func PersonalAnnounceURL(base, key string, form KeyForm) string {
+	base = strings.TrimRight(base, "/")
+	if form == KeyInQuery {
+		return base + "/announce?" + tracker.PasskeyParam + "=" + key
+	}
+	return base + "/" + key + "/announce"
+}
+
 // announceURLs returns the function PersonalTorrent calls with a user's
 // key: one personal announce URL per configured base (BEP 41 URL data for
-// UDP), or the site's own base URL when none is configured.
+// UDP), or the site's own base URL when none is configured, in the
+// configured key form.
 func (s *Server) announceURLs(r *http.Request) func(key string) []string {
 	return func(key string) []string {
 		if len(s.announce) == 0 {
-			return []string{s.baseURL(r) + "/" + key + "/announce"}
+			return []string{PersonalAnnounceURL(s.baseURL(r), key, s.keyForm)}
 		}
 		out := make([]string, 0, len(s.announce))
 		for _, u := range s.announce {
-			out = append(out, u.String()+"/"+key+"/announce")
+			out = append(out, PersonalAnnounceURL(u.String(), key, s.keyForm))
 		}
 		return out
 	}

@@ -296,6 +296,9 @@ func TestRedactPath(t *testing.T) {
 		"/feed/0000000100112233445566778899aabb":           "/feed/<key>",
 		"/feed/0000000100112233445566778899aabb/torrent/3": "/feed/<key>/torrent/3",
 		"/0000000100112233445566778899aabb/announce":       "/<key>/announce",
+		"/announce/0000000100112233445566778899aabb":       "/announce/<key>",
+		"/scrape/0000000100112233445566778899aabb":         "/scrape/<key>",
+		"/announce":  "/announce",
 		"/torrent/3": "/torrent/3",
 	} {
 		if got := RedactPath(in); got != want {
@@ -315,6 +318,7 @@ func TestNewConfig(t *testing.T) {
 		{Catalog: e.store, SiteURL: "https://x/?q=1"},
 		{Catalog: e.store, AnnounceURLs: []string{"wss://x"}},
 		{Catalog: e.store, AnnounceURLs: []string{"udp://u:p@x:1"}},
+		{Catalog: e.store, AnnounceKeyForm: "cookie"},
 	} {
 		if _, err := New(bad); err == nil {
 			t.Errorf("New(%q %q) succeeded", bad.SiteURL, bad.AnnounceURLs)

@@ -50,10 +50,18 @@ type Config struct {
 	SiteURL string
 	// AnnounceURLs are the tracker's base URLs ("http://host:port",
 	// "https://host", "udp://host:port"); a user's personal announce URL
-	// is base + "/" + key + "/announce". The first becomes "announce",
-	// all of them the announce-list (BEP 12); UDP ones carry the key in
-	// BEP 41 URL data. Empty: the site's own base URL.
+	// is base + "/" + key + "/announce" (XBT's form), or base +
+	// "/announce?passkey=" + key with AnnounceKeyForm KeyInQuery
+	// (PersonalAnnounceURL).
+	// The first becomes "announce", all of them the announce-list (BEP
+	// 12); UDP ones carry the key in BEP 41 URL data. Empty: the site's
+	// own base URL.
 	AnnounceURLs []string
+	// AnnounceKeyForm is where personal announce URLs carry the key:
+	// KeyInPath (XBT's form, the default, also for "") or KeyInQuery.
+	// libtorrent 2.x only accepts the query form for a tracker on a
+	// loopback address.
+	AnnounceKeyForm KeyForm
 	// SecureCookies marks cookies Secure (and names them with the
 	// "__Host-" prefix) and sends Strict-Transport-Security; set it when
 	// the site is served over HTTPS.
@@ -100,6 +108,7 @@ type Server struct {
 	now      func() time.Time
 	siteURL  *url.URL   // nil: from the request
 	announce []*url.URL // nil: from the site URL
+	keyForm  KeyForm
 	pages    map[string]*pageTemplate
 	mux      *http.ServeMux
 	api      []apiRoute
@@ -159,6 +168,10 @@ func New(cfg Config) (*Server, error) {
 		}
 		s.siteURL = u
 	}
+	var err error
+	if s.keyForm, err = ParseKeyForm(string(cfg.AnnounceKeyForm)); err != nil {
+		return nil, fmt.Errorf("web: AnnounceKeyForm: %w", err)
+	}
 	for _, a := range cfg.AnnounceURLs {
 		u, err := parseBaseURL(a, "http", "https", "udp")
 		if err != nil {
@@ -166,7 +179,6 @@ func New(cfg Config) (*Server, error) {
 		}
 		s.announce = append(s.announce, u)
 	}
-	var err error
 	if s.pages, err = parsePages(); err != nil {
 		return nil, err
 	}
@@ -265,7 +277,9 @@ func (s *Server) BootstrapLink(ctx context.Context, ttl time.Duration) (string, 
 }
 
 // RedactPath replaces the secrets that site paths may carry (feed keys,
-// tracker announce keys) with "<key>", for access logs.
+// tracker announce keys: /KEY/announce, /announce/KEY and the same for
+// scrape) with "<key>", for access logs. Queries (which may carry
+// passkey=KEY or invite codes) are the caller's to drop.
 func RedactPath(p string) string {
 	if rest, ok := strings.CutPrefix(p, "/feed/"); ok {
 		if i := strings.IndexByte(rest, '/'); i >= 0 {
@@ -276,6 +290,9 @@ func RedactPath(p string) string {
 	parts := strings.SplitN(strings.TrimPrefix(p, "/"), "/", 3)
 	if len(parts) == 2 && (parts[1] == "announce" || parts[1] == "scrape") {
 		return "/<key>/" + parts[1]
+	}
+	if len(parts) == 2 && (parts[0] == "announce" || parts[0] == "scrape") {
+		return "/" + parts[0] + "/<key>"
 	}
 	return p
 }

@@ -7,7 +7,6 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
-	"regexp"
 	"strconv"
 	"strings"
 	"testing"
@@ -172,8 +171,6 @@ func (p page) swarmNumbers() (seeders, leechers, completed int, err error) {
 	return n[0], n[1], n[2], nil
 }
 
-var personalAnnounceRE = regexp.MustCompile(`^/([0-9a-f]{32})/announce$`)
-
 // TestBrowserFlow: the first administrator signs up with the printed
 // link, signs out and in, uploads a .torrent made with gale create, finds
 // it by searching, opens its page and downloads the personal .torrent
@@ -181,13 +178,44 @@ var personalAnnounceRE = regexp.MustCompile(`^/([0-9a-f]{32})/announce$`)
 // it while a second user (gale user add) downloads with theirs, and the
 // torrent page (seeders, leechers, completed) and both profiles (uploaded,
 // downloaded, snatches) show the numbers moving.
+//
+// It runs once per database of testDBs (subtests "sqlite" and, with
+// GALE_TEST_POSTGRES, "postgres" on a fresh database), one after the
+// other: each run starts its own server and browser.
 func TestBrowserFlow(t *testing.T) {
 	chromium(t)
 	python(t)
+	dbs := testDBs(t)
+	for _, name := range []string{"sqlite", "postgres"} {
+		db, ok := dbs[name]
+		if !ok {
+			continue
+		}
+		t.Run(name, func(t *testing.T) { browserFlow(t, db(t)) })
+	}
+}
+
+// browserFlow is TestBrowserFlow on the database db (a --db URL, "" for
+// SQLite in the data directory).
+func browserFlow(t *testing.T, db string) {
 	ctx, cancel := context.WithTimeout(context.Background(), 100*time.Second)
 	defer cancel()
 
-	srv := startServer(t, "interval = 2\nmin-interval = 1\n")
+	srv := startServerDB(t, "interval = 2\nmin-interval = 1\n", db)
+	// The server says which database it serves from: make sure it is
+	// the one this subtest is about.
+	want := "/gale.db"
+	if db != "" {
+		u, err := url.Parse(db)
+		if err != nil {
+			t.Fatal(err)
+		}
+		want = u.Path
+	}
+	line, err := srv.p.waitLine(ctx, "the serving line", func(l string) bool { return strings.Contains(l, "msg=serving") })
+	if err != nil || !strings.Contains(line, want) {
+		t.Fatalf("gale serve does not serve from %q (%v): %q", want, err, line)
+	}
 	if srv.bootstrap == "" {
 		t.Fatalf("gale serve printed no first-administrator link; output:\n%s", srv.log())
 	}
@@ -323,11 +351,10 @@ func TestBrowserFlow(t *testing.T) {
 	if got := fmt.Sprintf("%x", mine.InfoHash); got != siteHash {
 		t.Errorf("the personal .torrent has info hash %s, the page says %s", got, siteHash)
 	}
-	au, err := url.Parse(mine.Announce)
-	if err != nil || au.Scheme != "http" || au.Host != srv.http || !personalAnnounceRE.MatchString(au.Path) {
+	key, inQuery, ok := personalKey(mine.Announce)
+	if !ok || inQuery || mine.Announce != "http://"+srv.http+"/"+key+"/announce" {
 		t.Fatalf("announce %q: want http://%s/<32 hex>/announce", mine.Announce, srv.http)
 	}
-	key := personalAnnounceRE.FindStringSubmatch(au.Path)[1]
 	var haveUDP bool
 	for _, tr := range mine.Trackers() {
 		if tr == "udp://"+srv.udp+"/"+key+"/announce" {
@@ -335,7 +362,7 @@ func TestBrowserFlow(t *testing.T) {
 		}
 	}
 	if !haveUDP {
-		t.Errorf("trackers %q lack udp://%s/%s/announce", mine.Trackers(), srv.udp, key)
+		t.Errorf("trackers %q lack udp://%s/announce?passkey=%s", mine.Trackers(), srv.udp, key)
 	}
 	adminTorrent := filepath.Join(work, "admin.torrent")
 	if err := os.WriteFile(adminTorrent, data, 0o644); err != nil {

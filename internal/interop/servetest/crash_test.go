@@ -5,7 +5,6 @@ import (
 	"context"
 	"fmt"
 	"math/rand/v2"
-	"net/url"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -115,11 +114,10 @@ func crashAccounting(t *testing.T, db string) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		au, err := url.Parse(mt.Announce)
-		if err != nil || !personalAnnounceRE.MatchString(au.Path) {
+		key, _, ok := personalKey(mt.Announce)
+		if !ok {
 			t.Fatalf("%s's announce URL %q is not personal", u, mt.Announce)
 		}
-		key := personalAnnounceRE.FindStringSubmatch(au.Path)[1]
 		keyUser[key] = u
 		// Through the proxy only: one HTTP tracker, same info hash.
 		out := filepath.Join(work, u+"-proxy.torrent")

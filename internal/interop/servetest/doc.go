@@ -17,6 +17,10 @@
 //     and disabled users' keys over HTTP and UDP (BEP 41), the delay with
 //     which admin commands reach the running tracker, and that keys never
 //     reach the server's log.
+//   - TestLibtorrentSSRF seeds a personal .torrent with python3-libtorrent
+//     on its default settings: its SSRF mitigation accepts the announce
+//     URL /announce?passkey=KEY (announce-key-form = "query") on 127.0.0.1
+//     and refuses XBT's /KEY/announce (the default form).
 //   - TestCounterDropInSession replays the counters libtorrent was seen
 //     sending (its "downloaded" drops a little at completion) and checks
 //     that a correction inside one client session is not credited as a

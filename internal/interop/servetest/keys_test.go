@@ -6,7 +6,6 @@ import (
 	"encoding/hex"
 	"errors"
 	"fmt"
-	"net/url"
 	"path/filepath"
 	"strings"
 	"testing"
@@ -65,11 +64,11 @@ func personal(t *testing.T, srv *server, ih, user string) (string, [20]byte) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	au, err := url.Parse(mt.Announce)
-	if err != nil || !personalAnnounceRE.MatchString(au.Path) {
+	key, _, ok := personalKey(mt.Announce)
+	if !ok {
 		t.Fatalf("%s's announce URL %q is not personal", user, mt.Announce)
 	}
-	return personalAnnounceRE.FindStringSubmatch(au.Path)[1], mt.InfoHash
+	return key, mt.InfoHash
 }
 
 // within runs cmd, then announces until the refusal contains want, and

@@ -79,7 +79,7 @@ func (c *prefixConn) Close() error {
 // paths go to ServeHTTP, the rest to h; both are access-logged.
 func (s *Server) slowPath(h http.Handler) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		if _, _, ok := tracker.ParsePath([]byte(r.URL.Path)); ok {
+		if _, _, ok := tracker.ParsePath([]byte(r.URL.RequestURI())); ok {
 			s.ServeHTTP(w, r)
 			return
 		}
@@ -93,7 +93,7 @@ func (s *Server) slowPath(h http.Handler) http.Handler {
 		remote, _ := netip.ParseAddrPort(r.RemoteAddr)
 		s.cfg.AccessLog(Access{
 			Time: start, Remote: remote, Client: remote.Addr().Unmap(),
-			Method: r.Method, Target: r.URL.RequestURI(), Proto: r.Proto,
+			Method: r.Method, Target: redactTarget([]byte(r.URL.RequestURI())), Proto: r.Proto,
 			Status: rec.status, Bytes: rec.n, UserAgent: r.UserAgent(),
 			Action: tracker.ActionOther, Outcome: tracker.OutcomeOK, Duration: time.Since(start),
 		})
@@ -121,7 +121,8 @@ func (r *statusRecorder) Write(b []byte) (int, error) {
 // paths get 404. It is slower than Serve's own path but equivalent.
 func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	start := time.Now()
-	key, action, ok := tracker.ParsePath([]byte(r.URL.Path))
+	target := []byte(r.URL.RequestURI())
+	key, action, ok := tracker.ParsePath(target)
 	if !ok {
 		http.NotFound(w, r)
 		return
@@ -147,7 +148,7 @@ func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	s.tr.Observe(tracker.HTTP, acc.Action, acc.Outcome, d)
 	if s.cfg.AccessLog != nil {
 		acc.Time, acc.Remote, acc.Client = start, remote, client
-		acc.Method, acc.Target, acc.Proto = r.Method, redactTarget([]byte(r.URL.RequestURI())), r.Proto
+		acc.Method, acc.Target, acc.Proto = r.Method, redactTarget(target), r.Proto
 		acc.Status, acc.Bytes, acc.UserAgent, acc.Duration = 200, len(body), r.UserAgent(), d
 		s.cfg.AccessLog(acc)
 	}

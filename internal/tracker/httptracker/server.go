@@ -339,11 +339,11 @@ type routed struct {
 // route reports whether the fast path answers h: GET or HEAD of an
 // announce or scrape path, without a body.
 func route(h *request) (routed, bool) {
-	path, rawQuery := h.target, []byte(nil)
-	if i := bytes.IndexByte(path, '?'); i >= 0 {
-		path, rawQuery = path[:i], path[i+1:]
+	var rawQuery []byte
+	if i := bytes.IndexByte(h.target, '?'); i >= 0 {
+		rawQuery = h.target[i+1:]
 	}
-	key, action, ok := tracker.ParsePath(path)
+	key, action, ok := tracker.ParsePath(h.target)
 	head := string(h.method) == "HEAD"
 	if !ok || h.hasBody || !(head || string(h.method) == "GET") {
 		return routed{}, false
@@ -664,16 +664,48 @@ func (s *Server) fullScrape() []byte {
 	return s.fullBody
 }
 
-// redactTarget replaces a passkey in a tracker path with "<key>".
+// redactTarget replaces announce keys in a request target with "<key>",
+// in every form tracker.ParsePath reads, also malformed ones (too long,
+// bad bytes) that it refuses: the first or second segment of a
+// two-segment path whose other segment is "announce" or "scrape", and the
+// value of every passkey parameter of the query.
 func redactTarget(target []byte) string {
 	path, q := target, []byte(nil)
 	if i := bytes.IndexByte(target, '?'); i >= 0 {
 		path, q = target[:i], target[i:]
 	}
-	if key, _, ok := tracker.ParsePath(path); ok && len(key) > 0 {
-		return "/<key>" + string(path[1+len(key):]) + string(q)
+	b := make([]byte, 0, len(target)+16)
+	first, second, two := bytes.Cut(bytes.TrimPrefix(path, []byte("/")), []byte("/"))
+	switch {
+	case !two || len(path) == 0 || path[0] != '/' || bytes.IndexByte(second, '/') >= 0:
+		b = append(b, path...)
+	case isActionSegment(second):
+		b = append(append(b, "/<key>/"...), second...)
+	case isActionSegment(first):
+		b = append(append(append(b, '/'), first...), "/<key>"...)
+	default:
+		b = append(b, path...)
 	}
-	return string(target)
+	for len(q) > 0 {
+		// q starts with '?' or '&'.
+		b = append(b, q[0])
+		q = q[1:]
+		pair := q
+		if i := bytes.IndexByte(q, '&'); i >= 0 {
+			pair = q[:i]
+		}
+		q = q[len(pair):]
+		if name, _, _ := bytes.Cut(pair, []byte("=")); string(name) == tracker.PasskeyParam {
+			b = append(b, tracker.PasskeyParam+"=<key>"...)
+		} else {
+			b = append(b, pair...)
+		}
+	}
+	return string(b)
+}
+
+func isActionSegment(s []byte) bool {
+	return string(s) == "announce" || string(s) == "scrape"
 }
 
 func (s *Server) logAccess(acc *Access, remote netip.AddrPort, client netip.Addr, h *request, status, n int, d time.Duration, at time.Time) {

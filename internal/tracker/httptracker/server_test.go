@@ -438,6 +438,8 @@ func FuzzParseRequest(f *testing.F) {
 	f.Add([]byte("GET /announce?info_hash=x HTTP/1.1\r\nHost: a\r\nConnection: close\r\nX-Forwarded-For: 1.2.3.4\r\n\r\n"))
 	f.Add([]byte("GET / HTTP/1.0\n\n"))
 	f.Add([]byte("POST /x HTTP/1.1\r\nTransfer-Encoding: chunked\r\n\r\n"))
+	f.Add([]byte("GET /k/announce?passkey=k&port=1 HTTP/1.1\r\n\r\n"))
+	f.Add([]byte("GET /scrape/k?info_hash=x HTTP/1.0\r\n\r\n"))
 	f.Fuzz(func(t *testing.T, b []byte) {
 		end := headerEnd(b)
 		if end < 0 {
@@ -451,7 +453,13 @@ func FuzzParseRequest(f *testing.F) {
 			if len(r.target) == 0 || (string(r.proto) != "HTTP/1.1" && string(r.proto) != "HTTP/1.0") {
 				t.Fatalf("accepted %+v", r)
 			}
-			redactTarget(r.target)
+			// Every key is replaced by "<key>", which is no valid key.
+			red := redactTarget(r.target)
+			if key, _, ok := tracker.ParsePath(r.target); ok && key != nil {
+				if k2, _, ok2 := tracker.ParsePath([]byte(red)); ok2 && k2 != nil {
+					t.Fatalf("redacted %q to %q, still with key %q", r.target, red, k2)
+				}
+			}
 		}
 	})
 }

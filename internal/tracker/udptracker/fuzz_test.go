@@ -15,6 +15,7 @@ func FuzzHandle(f *testing.F) {
 	f.Add(connectPacket(1), false, false)
 	f.Add(ann{ih: hashN(1), id: idN(1), left: 1, port: 1, numWant: -1}.packet(), true, false)
 	f.Add(ann{ih: hashN(1), id: idN(2), port: 2, numWant: 3, options: []byte{1, 2, 13, '/', 'k', '/', 'a', 'n', 'n', 'o', 'u', 'n', 'c', 'e', 0}}.packet(), true, true)
+	f.Add(ann{ih: hashN(1), id: idN(3), port: 3, numWant: 1, options: append([]byte{2, 19}, "/announce?passkey=k"...)}.packet(), true, false)
 	f.Add(scrapePacket(0, 1, hashN(1), hashN(2)), true, false)
 	f.Add([]byte{0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 9, 0, 0, 0, 0}, true, false)
 	tr := tracker.New(tracker.Config{})

@@ -220,12 +220,35 @@ func TestHandlePasskey(t *testing.T) {
 	c := s.key.issue(from.Addr(), testNow)
 	out := make([]byte, s.BufferSize())
 	url := func(p string) []byte { return append([]byte{2, byte(len(p))}, p...) }
-	r, _ := s.handle(w, ann{conn: c, ih: hashN(1), id: idN(1), port: 9, options: url("/k1/announce")}.packet(), from, out, testNow)
-	if binary.BigEndian.Uint32(r) != actionAnnounce {
-		t.Fatalf("announce with key refused: %q", r[8:])
+	// Every form of tracker.ParsePath: the URL data is the path and query
+	// of the udp:// URL (BEP 41).
+	forms := []struct {
+		name, data string
+		want       string // "" accepted, else the error message
+	}{
+		{"query", "/announce?passkey=k1", ""},
+		{"query among others", "/announce?x=1&passkey=k1&y=2", ""},
+		{"xbt path", "/k1/announce", ""},
+		{"key after announce", "/announce/k1", ""},
+		{"path and query", "/k1/announce?passkey=k1", ""},
+		{"wrong query key", "/announce?passkey=k2", "unknown key"},
+		{"no key", "/announce", "unknown key"},
+		{"conflicting keys", "/k1/announce?passkey=k2", "unknown tracker path"},
+		{"empty query key", "/announce?passkey=", "unknown tracker path"},
+		{"malformed query key", "/announce?passkey=k%31", "unknown tracker path"},
+		{"scrape path", "/scrape?passkey=k1", "unknown tracker path"},
+	}
+	for _, f := range forms {
+		r, _ := s.handle(w, ann{conn: c, ih: hashN(1), id: idN(1), port: 9, options: url(f.data)}.packet(), from, out, testNow)
+		switch {
+		case f.want == "" && binary.BigEndian.Uint32(r) != actionAnnounce:
+			t.Errorf("%s: %q refused: %q", f.name, f.data, r[8:])
+		case f.want != "" && (binary.BigEndian.Uint32(r) != actionError || string(r[8:]) != f.want):
+			t.Errorf("%s: %q answered %x, want error %q", f.name, f.data, r, f.want)
+		}
 	}
 	// The key split over two URLData options is concatenated (BEP 41).
-	r, _ = s.handle(w, ann{conn: c, ih: hashN(1), id: idN(1), port: 9, options: append(url("/k1/an"), url("nounce")...)}.packet(), from, out, testNow)
+	r, _ := s.handle(w, ann{conn: c, ih: hashN(1), id: idN(1), port: 9, options: append(url("/announce?pass"), url("key=k1")...)}.packet(), from, out, testNow)
 	if binary.BigEndian.Uint32(r) != actionAnnounce {
 		t.Fatalf("split URL data refused: %q", r[8:])
 	}
