@@ -62,6 +62,7 @@ type benchConfig struct {
 	numWant        int
 	concurrency    int
 	sockets        int
+	rate           float64
 	duration       time.Duration
 	timeout        time.Duration
 	mode           string
@@ -88,6 +89,7 @@ func benchFlags() (*flag.FlagSet, *benchConfig) {
 	fs.IntVar(&c.numWant, "numwant", 50, "peers asked for in each announce")
 	fs.IntVar(&c.concurrency, "concurrency", 0, "requests in flight: UDP outstanding requests (default 128), HTTP connections (default 64)")
 	fs.IntVar(&c.sockets, "sockets", 4, "UDP sockets (each with its own connection ID)")
+	fs.Float64Var(&c.rate, "rate", 0, "UDP: send `N` requests per second in all, paced, with --concurrency as the most in flight (default 0: as fast as answered)")
 	fs.DurationVar(&c.duration, "duration", 10*time.Second, "how long to send requests")
 	fs.DurationVar(&c.timeout, "timeout", time.Second, "a request unanswered after this counts as a timeout")
 	fs.StringVar(&c.mode, "mode", "announce", "`announce` or scrape")
@@ -150,6 +152,8 @@ func runBench(ctx context.Context, e *Env, args []string) error {
 		return usagef("--concurrency must be between 1 and %d", benchMaxConcurrency)
 	case c.sockets < 1 || c.sockets > 1024:
 		return usagef("--sockets must be between 1 and 1024")
+	case c.rate < 0 || c.rate > 1e8:
+		return usagef("--rate must be between 0 and 100000000")
 	case c.duration <= 0 || c.timeout <= 0:
 		return usagef("--duration and --timeout must be positive")
 	case c.mode != "announce" && c.mode != "scrape":

@@ -418,3 +418,24 @@ func TestBenchOnce(t *testing.T) {
 		t.Fatalf("--once with scrapes: exit %d, %q", code, stderr)
 	}
 }
+
+// TestBenchRate: --rate paces UDP requests instead of sending as fast as
+// answers come. At 2,000/s for a second the count of requests stays near
+// 2,000 (bounds wide enough for a busy machine; unpaced, the in-process
+// tracker answers far more), all answered; a negative rate is a usage
+// error.
+func TestBenchRate(t *testing.T) {
+	addrs := startBenchTracker(t)
+	url := "udp://" + addrs["udp"] + "/announce"
+	r := benchJSON(t, "--url", url, "--rate", "2000", "--duration", "1s", "--concurrency", "256", "--torrents", "20", "--peers", "400")
+	checkBench(t, r, true)
+	if r.Requests < 1000 || r.Requests > 2600 {
+		t.Errorf("--rate 2000 for 1s sent %d requests, want about 2000", r.Requests)
+	}
+	if r.Timeouts != 0 {
+		t.Errorf("%d timeouts at a rate the tracker easily answers", r.Timeouts)
+	}
+	if code, _, stderr := runCLI(t, context.Background(), "bench", "--rate", "-1"); code != 2 || !strings.Contains(stderr, "--rate") {
+		t.Fatalf("--rate -1: exit %d, %q", code, stderr)
+	}
+}

@@ -39,6 +39,7 @@ type udpSlot struct {
 
 type udpWorker struct {
 	cfg      *benchConfig
+	rate     float64 // requests per second of this worker; 0: closed loop
 	conn     *net.UDPConn
 	bc       batchConn
 	stride   int // bytes per peer entry in announce answers
@@ -79,7 +80,7 @@ func benchUDP(ctx context.Context, c *benchConfig, u *url.URL, target netip.Addr
 		}
 		conn.SetReadBuffer(4 << 20)
 		conn.SetWriteBuffer(4 << 20)
-		wk := &udpWorker{cfg: c, conn: conn, stride: 6, scrape: c.mode == "scrape", connectAt: -1}
+		wk := &udpWorker{cfg: c, conn: conn, stride: 6, scrape: c.mode == "scrape", connectAt: -1, rate: c.rate / float64(nsock)}
 		if target.Addr().Is6() {
 			wk.stride = 18
 		}
@@ -229,6 +230,10 @@ func (wk *udpWorker) run(stop *atomic.Bool) error {
 		window      = len(wk.slots)
 		be          = binary.BigEndian
 		expireEvery = min(timeout/4, 100*time.Millisecond)
+		// Pacing (--rate): credit accrues at wk.rate; at most 5 ms of it
+		// is kept, so a stall does not turn into a burst.
+		credit, creditAt = 0.0, time.Duration(0)
+		maxCredit        = max(wk.rate*0.005, 1)
 	)
 	for i := range bufs {
 		bufs[i] = make([]byte, 2048)
@@ -248,8 +253,13 @@ func (wk *udpWorker) run(stop *atomic.Bool) error {
 			wk.stats.connects++
 			sendq = append(sendq, connectPkt)
 		}
-		// Fill the window.
-		for !stopping && len(wk.free) > 0 {
+		if wk.rate > 0 {
+			credit = min(credit+wk.rate*(now-creditAt).Seconds(), maxCredit)
+			creditAt = now
+		}
+		// Fill the window (with --rate: as far as the credit goes).
+		for !stopping && len(wk.free) > 0 && (wk.rate == 0 || credit >= 1) {
+			credit--
 			s := wk.free[len(wk.free)-1]
 			wk.free = wk.free[:len(wk.free)-1]
 			slot := &wk.slots[s]
@@ -286,8 +296,13 @@ func (wk *udpWorker) run(stop *atomic.Bool) error {
 			}
 			sendq = sendq[:0]
 		}
-		// Receive what has arrived, waiting a little if nothing has.
-		if now+10*time.Millisecond > deadlineAt {
+		// Receive what has arrived, waiting a little if nothing has (with
+		// --rate: no longer than until the next request is due).
+		if wk.rate > 0 {
+			wait := time.Duration(max(1-credit, 0) / wk.rate * float64(time.Second))
+			deadlineAt = now + min(max(wait, 50*time.Microsecond), 50*time.Millisecond)
+			wk.conn.SetReadDeadline(wk.base.Add(deadlineAt))
+		} else if now+10*time.Millisecond > deadlineAt {
 			deadlineAt = now + 50*time.Millisecond
 			wk.conn.SetReadDeadline(wk.base.Add(deadlineAt))
 		}

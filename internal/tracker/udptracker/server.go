@@ -53,7 +53,7 @@ type Config struct {
 	// GOMAXPROCS).
 	Workers int
 	// Batch is the number of datagrams received and sent per system call
-	// (default 32; Linux only).
+	// (default 64; Linux only).
 	Batch int
 	// Secret keys the connection IDs (at least 16 bytes); empty means a
 	// random key, so IDs do not survive a restart.
@@ -94,7 +94,7 @@ func New(cfg Config) *Server {
 		cfg.Workers = runtime.GOMAXPROCS(0)
 	}
 	if cfg.Batch <= 0 {
-		cfg.Batch = 32
+		cfg.Batch = 64
 	}
 	if cfg.Logger == nil {
 		cfg.Logger = slog.New(slog.DiscardHandler)
