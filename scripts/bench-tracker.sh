@@ -26,7 +26,7 @@
 # from the saved state and saving every second while under load.
 #
 # Environment: DURATION (8s per run), TORRENTS (1000), PEERS (10000),
-# NUMWANT (50), SEEDERS (0.25), UDP_CONCURRENCY (128), HTTP_CONCURRENCY
+# NUMWANT (50), SEEDERS (0.25), UDP_CONCURRENCY (128), UDP_SOCKETS (16), HTTP_CONCURRENCY
 # (64, plain runs), HTTP_BUDGET_CONCURRENCY ("64 1024"), PROTOCOLS ("udp http"), QUOTA_UDP (40), QUOTA_HTTP (25) in percent
 # of one core (0 skips the budget runs) per QUOTA_PERIOD_MS (100) ms, HTTP_LOAD (auto: both; wrk; gale),
 # SNAPSHOT_PEERS (1000000; 0 skips), SNAPSHOT_TORRENTS (100000), OT_PORT
@@ -42,6 +42,10 @@ PEERS=${PEERS:-10000}
 NUMWANT=${NUMWANT:-50}
 SEEDERS=${SEEDERS:-0.25}
 UDP_CONCURRENCY=${UDP_CONCURRENCY:-128}
+# A tracker hears from many clients, each its own address and port: the
+# UDP load comes from this many sockets (the requests in flight are shared
+# out among them).
+UDP_SOCKETS=${UDP_SOCKETS:-16}
 HTTP_CONCURRENCY=${HTTP_CONCURRENCY:-64}
 # Under a budget the tracker is stopped for most of each quota period.
 # With few connections its accept queue runs dry soon after it runs again,
@@ -86,6 +90,9 @@ stop_tracker() {
 
 cleanup() {
 	stop_tracker
+	for p in ${ot_pid:-} ${gale_pid:-}; do
+		kill "$p" 2>/dev/null || true
+	done
 	if [ -n "$cg" ] && [ -d "$cg" ]; then
 		rmdir "$cg" 2>/dev/null || log "could not remove cgroup $cg"
 	fi
@@ -265,7 +272,8 @@ field() {
 # CPU (TOOL gale or wrk, CONC requests in flight), JSON result to OUT.
 load() {
 	local proto=$1 port=$2 dur=$3 out=$4 tool=$5 conc=$6
-	local url="$proto://$host:$port/announce"
+	local url="$proto://$host:$port/announce" sock_flag=()
+	[ "$proto" = udp ] && sock_flag=(--sockets "$UDP_SOCKETS")
 	if [ "$tool" = wrk ]; then
 		[ -f "$work/wrk-$port.lua" ] || "$gale" bench "${remote[@]}" --wrk-lua "$work/wrk-$port.lua" --url "$url" \
 			--infohashes "$work/whitelist" --peers "$PEERS" --numwant "$NUMWANT" --seeders "$SEEDERS"
@@ -275,7 +283,7 @@ load() {
 	else
 		timeout 120 "${pin_load[@]}" "$gale" bench "${remote[@]}" --json --url "$url" --peers "$PEERS" \
 			--numwant "$NUMWANT" --seeders "$SEEDERS" --concurrency "$conc" --duration "$dur" \
-			"${rate_flag[@]}" --infohashes "$work/whitelist" >"$out" 2>"$out.err" || true
+			"${rate_flag[@]}" "${sock_flag[@]}" --infohashes "$work/whitelist" >"$out" 2>"$out.err" || true
 	fi
 	[ -s "$out" ] || { log "load run $out failed: $(tail -2 "$out.raw" "$out.err" 2>/dev/null | tr '\n' ' ')"; echo '{}' >"$out"; }
 }
@@ -331,47 +339,60 @@ wrk) http_tools=wrk ;;
 esac
 http_tool=""
 
-# bench_tracker NAME PORT: the plain runs, then the budget runs.
-bench_tracker() {
-	local name=$1 port=$2 proto tool
+# pair PROTO KIND TOOL [ARG]: the same run against opentracker, then
+# against gale, back to back, so that both meet the same machine.
+pair() {
+	local proto=$1
+	shift
+	pid=$ot_pid
+	measure opentracker "$proto" "$OT_PORT" "$@"
+	pid=$gale_pid
+	measure gale "$proto" "$GALE_PORT" "$@"
+	pid=""
+}
+
+# bench_both: the plain runs, then the budget runs, each kind of run
+# against both trackers in turn.
+bench_both() {
+	local proto tool port
 	# Warm up: both trackers load their whitelist (opentracker does so in
 	# the background) and hold the swarms before anything is measured.
-	timeout 30 "${pin_load[@]}" "$gale" bench "${remote[@]}" --url "udp://$host:$port/announce" --numwant 0 \
-		--infohashes "$work/whitelist" --peers "$PEERS" --duration 1s >/dev/null 2>&1 || true
+	for port in "$OT_PORT" "$GALE_PORT"; do
+		timeout 30 "${pin_load[@]}" "$gale" bench "${remote[@]}" --url "udp://$host:$port/announce" --numwant 0 \
+			--infohashes "$work/whitelist" --peers "$PEERS" --duration 1s >/dev/null 2>&1 || true
+	done
 	for proto in $PROTOCOLS; do
 		if [ "$proto" = udp ]; then
-			measure "$name" udp "$port" plain gale
+			pair udp plain gale
 			# The same paced loads for both trackers, below what either
 			# answers: latency at equal load.
-			if [ -z "$udp_rates" ]; then
-				udp_rates=$(awk -v r="$(field "$work/$name-udp-plain-gale.json" responses_per_second)" -v f="$UDP_RATE_FRACTIONS" \
-					'BEGIN { n = split(f, F, " "); for (i = 1; i <= n; i++) printf "%s%d", (i > 1 ? " " : ""), int(r * F[i] / 1000) * 1000 }')
-			fi
+			udp_rates=$(awk -v r="$(field "$work/opentracker-udp-plain-gale.json" responses_per_second)" -v f="$UDP_RATE_FRACTIONS" \
+				'BEGIN { n = split(f, F, " "); for (i = 1; i <= n; i++) printf "%s%d", (i > 1 ? " " : ""), int(r * F[i] / 1000) * 1000 }')
 			for r in $udp_rates; do
-				[ "$r" -gt 0 ] && measure "$name" udp "$port" rate gale "$r"
+				[ "$r" -gt 0 ] && pair udp rate gale "$r"
 			done
 		else
-			for tool in $http_tools; do measure "$name" http "$port" plain "$tool"; done
+			for tool in $http_tools; do pair http plain "$tool"; done
 		fi
 	done
 	if [ -z "$http_tool" ]; then
 		http_tool=${http_tools%% *}
 		if [ "$http_tools" = "wrk gale" ]; then
-			http_tool=$(awk -v w="$(field "$work/$name-http-plain-wrk.json" responses_per_second)" \
-				-v g="$(field "$work/$name-http-plain-gale.json" responses_per_second)" \
+			http_tool=$(awk -v w="$(field "$work/opentracker-http-plain-wrk.json" responses_per_second)" \
+				-v g="$(field "$work/opentracker-http-plain-gale.json" responses_per_second)" \
 				'BEGIN { print (g > w ? "gale" : "wrk") }')
 		fi
 	fi
 	if [ "$quota" = 1 ]; then
 		for proto in $PROTOCOLS; do
 			if [ "$proto" = udp ]; then
-				measure "$name" udp "$port" quota gale
+				pair udp quota gale
 			else
 				for c in $HTTP_BUDGET_CONCURRENCY; do
 					for tool in $http_tools; do
 						# gale bench needs a deep queue (see above): only at the largest
 						[ "$tool" = gale ] && [ "$http_tools" != gale ] && [ "$c" != "$budget_max" ] && continue
-						measure "$name" http "$port" quota "$tool" "$c"
+						pair http quota "$tool" "$c"
 					done
 				done
 			fi
@@ -383,27 +404,31 @@ loadavg() { cut -d' ' -f1-3 /proc/loadavg; }
 load_start=$(loadavg)
 started=$(date -u '+%Y-%m-%d %H:%M UTC')
 
+# Both trackers run on CPU 0 for the whole comparison (the one not being
+# measured is idle) and meet each kind of load in turn.
 # opentracker: -p TCP port, -P UDP port, -i bind address, -w whitelist,
 # -d chroot directory (it chroots and drops to nobody when run as root).
 (cd "$work" && exec "${pin_tracker[@]}" opentracker -i "$host" -p "$OT_PORT" -P "$OT_PORT" \
 	-w whitelist -d "$work" >"$work/opentracker.log" 2>&1) &
-pid=$!
+ot_pid=$! pid=$!
 wait_tcp "$OT_PORT"
-bench_tracker opentracker "$OT_PORT"
-stop_tracker
-
 status=0
 "${pin_tracker[@]}" "$gale" tracker --http "$host:$GALE_PORT" --udp "$host:$GALE_PORT" \
 	--whitelist "$work/whitelist" 2>"$work/gale-tracker.log" &
-pid=$!
+gale_pid=$! pid=$!
 if wait_tcp "$GALE_PORT"; then
-	bench_tracker gale "$GALE_PORT"
+	pid=""
+	bench_both
 else
 	log "gale tracker did not start:"
 	tail -5 "$work/gale-tracker.log" >&2
 	status=1
 fi
+pid=$ot_pid
 stop_tracker
+pid=$gale_pid
+stop_tracker
+ot_pid="" gale_pid=""
 
 # The snapshot: fill a gale tracker with SNAPSHOT_PEERS peers (state saved
 # every hour, so never during the baseline), measure, stop (it saves),
@@ -470,7 +495,7 @@ echo "versions: gale $(cd "$root" && git describe --always --dirty 2>/dev/null |
 	"opentracker $(dpkg-query -W -f '${Version}' opentracker 2>/dev/null || echo '?')," \
 	"wrk $(dpkg-query -W -f '${Version}' wrk 2>/dev/null || echo '-')"
 echo "load: $TORRENTS whitelisted torrents, $PEERS peers (seeders $SEEDERS), numwant $NUMWANT, $DURATION per run;" \
-	"UDP $UDP_CONCURRENCY requests in flight; HTTP one connection per request, $HTTP_CONCURRENCY at a time" \
+	"UDP $UDP_CONCURRENCY requests in flight from $UDP_SOCKETS sockets; HTTP one connection per request, $HTTP_CONCURRENCY at a time" \
 	"(${HTTP_BUDGET_CONCURRENCY// /, } under a budget)"
 if [ ${#pin_tracker[@]} -gt 0 ]; then
 	echo "pinning: tracker on CPU 0, load on CPU 1 (taskset)"
