@@ -155,6 +155,7 @@ func crashAccounting(t *testing.T, db string) {
 	// flushes every second).
 	start := time.Now()
 	var kills []time.Duration
+	var lastStart time.Time // read after killsDone
 	killsDone := make(chan error, 1)
 	killer := make(chan struct{})
 	defer func() { cancel(); <-killer }() // before the cleanups run
@@ -187,6 +188,7 @@ func crashAccounting(t *testing.T, db string) {
 				killsDone <- err
 				return
 			}
+			lastStart = time.Now()
 		}
 		killsDone <- nil
 	}()
@@ -215,9 +217,14 @@ func crashAccounting(t *testing.T, db string) {
 		t.Logf("note: the last kill came after the downloads completed")
 	}
 
-	// Let every client announce after the last restart, then stop them
-	// all: each sends a final "stopped" with its last counters.
-	time.Sleep(2 * time.Second)
+	// Let every client get an answer after the last restart (a client
+	// backs off after failed announces; the poke keeps asking), then stop
+	// them all: each sends a final "stopped" with its last counters.
+	if err := eventually(ctx, 30*time.Second, 200*time.Millisecond, func() error {
+		return answeredSince(px.announces(), keyUser, lastStart)
+	}); err != nil {
+		t.Fatal(err)
+	}
 	stopPoke()
 	for _, c := range all {
 		c.send("stop")
@@ -288,6 +295,27 @@ func dumpAnnounces(t *testing.T, logs []announceLog, keyUser map[string]string, 
 			l.Status, l.OK, l.Failure, l.forwardErr, l.parseErr)
 	}
 	t.Logf("announces through the proxy:\n%s", b.String())
+}
+
+// answeredSince checks that every user had an announce answered after t.
+func answeredSince(logs []announceLog, keyUser map[string]string, t time.Time) error {
+	ok := map[string]bool{}
+	for _, l := range logs {
+		if l.OK && l.At.After(t) {
+			ok[l.Key] = true
+		}
+	}
+	var missing []string
+	for key, u := range keyUser {
+		if !ok[key] {
+			missing = append(missing, u)
+		}
+	}
+	if len(missing) > 0 {
+		sort.Strings(missing)
+		return fmt.Errorf("no answered announce since the last restart from %s", strings.Join(missing, ", "))
+	}
+	return nil
 }
 
 // finalStops checks that each user's last announce is a "stopped" that
