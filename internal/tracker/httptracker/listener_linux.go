@@ -130,7 +130,7 @@ func sockaddrPort(rsa *unix.RawSockaddrAny) netip.AddrPort {
 // anything else becomes a net.Conn on its own goroutine.
 func (s *Server) answerRaw(sv *serving, st *connState, fd int, remote netip.AddrPort) {
 	buf := st.in[:]
-	r, _, e := unix.Syscall6(unix.SYS_RECVFROM, uintptr(fd), uintptr(unsafe.Pointer(&buf[0])), uintptr(len(buf)), unix.MSG_DONTWAIT, 0, 0)
+	r, _, e := unix.RawSyscall6(unix.SYS_RECVFROM, uintptr(fd), uintptr(unsafe.Pointer(&buf[0])), uintptr(len(buf)), unix.MSG_DONTWAIT, 0, 0)
 	n := int(r)
 	if e != 0 {
 		if e != unix.EAGAIN {
@@ -156,7 +156,7 @@ func (s *Server) answerRaw(sv *serving, st *connState, fd int, remote netip.Addr
 			// MSG_MORE holds the data back until close, which then
 			// sends it with the FIN in one segment.
 			if rest := sendNow(fd, resp, unix.MSG_MORE); len(rest) == 0 {
-				unix.Close(fd)
+				closeNow(fd)
 			} else {
 				// The send buffer is full (a big response, a client not
 				// reading): finish on a goroutine with a deadline.
@@ -196,7 +196,7 @@ func fileConn(fd int) (net.Conn, error) {
 // rest. flags are added to MSG_DONTWAIT|MSG_NOSIGNAL.
 func sendNow(fd int, b []byte, flags int) []byte {
 	for len(b) > 0 {
-		r, _, e := unix.Syscall6(unix.SYS_SENDTO, uintptr(fd), uintptr(unsafe.Pointer(&b[0])), uintptr(len(b)), uintptr(unix.MSG_DONTWAIT|unix.MSG_NOSIGNAL|flags), 0, 0)
+		r, _, e := unix.RawSyscall6(unix.SYS_SENDTO, uintptr(fd), uintptr(unsafe.Pointer(&b[0])), uintptr(len(b)), uintptr(unix.MSG_DONTWAIT|unix.MSG_NOSIGNAL|flags), 0, 0)
 		switch {
 		case e == unix.EINTR:
 			continue
@@ -226,4 +226,10 @@ func (s *Server) finishWrite(sv *serving, fd int, rest []byte) {
 		s.track(c, false)
 		c.Close()
 	}()
+}
+
+// closeNow closes a connection descriptor without telling the Go
+// scheduler: closing a TCP socket without SO_LINGER never blocks.
+func closeNow(fd int) {
+	unix.RawSyscall(unix.SYS_CLOSE, uintptr(fd), 0, 0)
 }

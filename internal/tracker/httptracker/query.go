@@ -10,8 +10,14 @@ const MaxScrapeHashes = 128
 // query is a parsed announce or scrape query string. Byte slices alias
 // the request buffer.
 type query struct {
+	queryHead
+	hashes [MaxScrapeHashes]tracker.InfoHash // the first nHashes are set
+}
+
+// queryHead is what parseQuery resets for every request (the hashes
+// array is only read up to nHashes, so it is not cleared).
+type queryHead struct {
 	infoHash    tracker.InfoHash
-	hashes      [MaxScrapeHashes]tracker.InfoHash
 	nHashes     int
 	tooMany     bool
 	peerID      [20]byte
@@ -54,7 +60,7 @@ const (
 // announce someone else's address; see BEP 7) and "trackerid". It never
 // allocates.
 func parseQuery(q []byte, scrape bool, out *query) error {
-	*out = query{compact: true, numWant: -1}
+	out.queryHead = queryHead{compact: true, numWant: -1}
 	var buf [64]byte
 	for len(q) > 0 {
 		var pair []byte
@@ -212,16 +218,24 @@ func unescape(s, dst []byte) (int, error) {
 }
 
 func unhex(c byte) (byte, bool) {
-	switch {
-	case '0' <= c && c <= '9':
-		return c - '0', true
-	case 'a' <= c && c <= 'f':
-		return c - 'a' + 10, true
-	case 'A' <= c && c <= 'F':
-		return c - 'A' + 10, true
-	}
-	return 0, false
+	v := unhexTable[c]
+	return v & 0x0f, v != 0
 }
+
+// unhexTable maps a hex digit to 0x10 | its value, anything else to 0.
+var unhexTable = func() (t [256]byte) {
+	for c := range 256 {
+		switch {
+		case '0' <= c && c <= '9':
+			t[c] = 0x10 | byte(c-'0')
+		case 'a' <= c && c <= 'f':
+			t[c] = 0x10 | byte(c-'a'+10)
+		case 'A' <= c && c <= 'F':
+			t[c] = 0x10 | byte(c-'A'+10)
+		}
+	}
+	return t
+}()
 
 // parseUint parses a non-empty run of decimal digits without overflow.
 func parseUint(b []byte) (uint64, bool) {
