@@ -131,6 +131,23 @@ func siteCommand(ctx context.Context, name, what string, args []string, extra fu
 	return store, s, arg, nil
 }
 
+// userCommand is siteCommand for a command on one existing user ("user
+// NAME"): it also finds the user, and gives the system actor's context
+// for the store's calls. The caller closes the store.
+func userCommand(ctx context.Context, name string, args []string, extra func(fs *flag.FlagSet)) (*sqlstore.Store, context.Context, *catalog.User, error) {
+	store, _, uname, err := siteCommand(ctx, name, "user NAME", args, extra)
+	if err != nil {
+		return nil, nil, nil, err
+	}
+	sys := catalog.WithSystem(ctx)
+	u, err := findUser(sys, store, uname)
+	if err != nil {
+		store.Close()
+		return nil, nil, nil, err
+	}
+	return store, sys, u, nil
+}
+
 // maxPasswordInput bounds what --password-stdin reads.
 const maxPasswordInput = 4096
 
@@ -239,16 +256,11 @@ func findGroup(sys context.Context, store *sqlstore.Store, ref string) (*catalog
 }
 
 func userResetKey(ctx context.Context, e *Env, args []string) error {
-	store, _, name, err := siteCommand(ctx, "user reset-key", "user NAME", args, nil)
+	store, sys, u, err := userCommand(ctx, "user reset-key", args, nil)
 	if err != nil {
 		return err
 	}
 	defer store.Close()
-	sys := catalog.WithSystem(ctx)
-	u, err := findUser(sys, store, name)
-	if err != nil {
-		return err
-	}
 	if _, err := store.ResetKey(sys, u.ID); err != nil {
 		return err
 	}
@@ -266,16 +278,11 @@ func userDisable(ctx context.Context, e *Env, args []string, disable bool) error
 			fs.StringVar(&reason, "reason", "", "tell the user `TEXT` when they try to sign in")
 		}
 	}
-	store, _, uname, err := siteCommand(ctx, name, "user NAME", args, extra)
+	store, sys, u, err := userCommand(ctx, name, args, extra)
 	if err != nil {
 		return err
 	}
 	defer store.Close()
-	sys := catalog.WithSystem(ctx)
-	u, err := findUser(sys, store, uname)
-	if err != nil {
-		return err
-	}
 	if _, err := store.UpdateUser(sys, u.ID, catalog.UserUpdate{Disabled: &disable, DisabledReason: &reason}); err != nil {
 		return err
 	}
@@ -344,18 +351,13 @@ func yes(b bool) string {
 
 func userShow(ctx context.Context, e *Env, args []string) error {
 	var asJSON bool
-	store, _, name, err := siteCommand(ctx, "user show", "user NAME", args, func(fs *flag.FlagSet) {
+	store, sys, u, err := userCommand(ctx, "user show", args, func(fs *flag.FlagSet) {
 		fs.BoolVar(&asJSON, "json", false, "print JSON")
 	})
 	if err != nil {
 		return err
 	}
 	defer store.Close()
-	sys := catalog.WithSystem(ctx)
-	u, err := findUser(sys, store, name)
-	if err != nil {
-		return err
-	}
 	st, err := store.UserStats(sys, u.ID)
 	if err != nil {
 		return err
@@ -552,18 +554,13 @@ func (a *userJSONArray) close() error {
 
 func userPasswd(ctx context.Context, e *Env, args []string) error {
 	var pwStdin bool
-	store, _, name, err := siteCommand(ctx, "user passwd", "user NAME", args, func(fs *flag.FlagSet) {
+	store, sys, u, err := userCommand(ctx, "user passwd", args, func(fs *flag.FlagSet) {
 		fs.BoolVar(&pwStdin, "password-stdin", false, "read the password from the first line of standard input")
 	})
 	if err != nil {
 		return err
 	}
 	defer store.Close()
-	sys := catalog.WithSystem(ctx)
-	u, err := findUser(sys, store, name)
-	if err != nil {
-		return err
-	}
 	var pw string
 	if pwStdin {
 		pw, err = readPassword(e.Stdin)
