@@ -236,21 +236,6 @@ func (s *Server) adminCreateInvite(q *req) error {
 	return q.render(http.StatusCreated, "admin_invites", "Invites", v)
 }
 
-func (s *Server) adminDeleteInvite(q *req) error {
-	if err := q.requireAdmin(); err != nil {
-		return err
-	}
-	id, err := q.pathID("invite")
-	if err != nil {
-		return err
-	}
-	if err := s.cat.DeleteInvite(q.ctx, id); err != nil {
-		return err
-	}
-	q.setFlash("The invite was revoked.")
-	return q.redirect("/admin/invites")
-}
-
 type adminFlagsView struct {
 	Flags []*catalog.Flag
 	All   bool

@@ -1,6 +1,7 @@
 package web
 
 import (
+	"context"
 	"fmt"
 	"strings"
 
@@ -48,21 +49,6 @@ func (s *Server) adminRenameGroup(q *req) error {
 		return err
 	}
 	q.setFlash("The group was renamed.")
-	return q.redirect("/admin/groups")
-}
-
-func (s *Server) adminDeleteGroup(q *req) error {
-	if err := q.requireAdmin(); err != nil {
-		return err
-	}
-	id, err := q.pathID("group")
-	if err != nil {
-		return err
-	}
-	if err := s.cat.DeleteGroup(q.ctx, id); err != nil {
-		return err
-	}
-	q.setFlash("The group was deleted.")
 	return q.redirect("/admin/groups")
 }
 
@@ -123,21 +109,6 @@ func (s *Server) adminUpdateCategory(q *req) error {
 		return err
 	}
 	q.setFlash("The category was saved.")
-	return q.redirect("/admin/categories")
-}
-
-func (s *Server) adminDeleteCategory(q *req) error {
-	if err := q.requireAdmin(); err != nil {
-		return err
-	}
-	id, err := q.pathID("category")
-	if err != nil {
-		return err
-	}
-	if err := s.cat.DeleteCategory(q.ctx, id); err != nil {
-		return err
-	}
-	q.setFlash("The category was deleted.")
 	return q.redirect("/admin/categories")
 }
 
@@ -279,21 +250,6 @@ func (s *Server) adminAddClient(q *req) error {
 	return q.redirect("/admin/clients")
 }
 
-func (s *Server) adminDeleteClient(q *req) error {
-	if err := q.requireAdmin(); err != nil {
-		return err
-	}
-	id, err := q.pathID("rule")
-	if err != nil {
-		return err
-	}
-	if err := s.cat.DeleteClientRule(q.ctx, id); err != nil {
-		return err
-	}
-	q.setFlash("The rule was deleted.")
-	return q.redirect("/admin/clients")
-}
-
 // Settings.
 
 type adminSettingsView struct {
@@ -337,4 +293,25 @@ func (s *Server) adminUpdateSettings(q *req) error {
 	}
 	q.setFlash("The settings were saved.")
 	return q.redirect("/admin/settings")
+}
+
+// adminDelete returns the handler of an administrator's form that deletes
+// (or revokes) the object whose ID is in the path: del removes it, then the
+// browser goes back to the list at back with the message done. what names
+// the object in the error for a bad ID.
+func (s *Server) adminDelete(what, done, back string, del func(ctx context.Context, id int64) error) func(q *req) error {
+	return func(q *req) error {
+		if err := q.requireAdmin(); err != nil {
+			return err
+		}
+		id, err := q.pathID(what)
+		if err != nil {
+			return err
+		}
+		if err := del(q.ctx, id); err != nil {
+			return err
+		}
+		q.setFlash(done)
+		return q.redirect(back)
+	}
 }

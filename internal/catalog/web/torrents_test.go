@@ -5,6 +5,7 @@ import (
 	"net/http"
 	"net/url"
 	"regexp"
+	"slices"
 	"strings"
 	"testing"
 
@@ -354,5 +355,83 @@ func TestAdminPages(t *testing.T) {
 	r := admin.get("/admin/rights")
 	if !strings.Contains(r.body, `id="r-2-2-upload" name="r-2-2" value="upload" checked`) {
 		t.Error("the rights page does not show the saved right")
+	}
+}
+
+// TestAdminDeletes: the delete forms of the admin pages (invites, groups,
+// categories, client rules) remove their object for an administrator and
+// send the browser back to the list; a member gets 403, an ID that is
+// not a number 404, and the object stays until an administrator asks.
+func TestAdminDeletes(t *testing.T) {
+	e := newEnv(t, nil)
+	e.user("root", true)
+	e.user("bob", false)
+	admin, user := e.client(), e.client()
+	admin.login("root")
+	user.login("bob")
+
+	g, err := e.store.CreateGroup(e.sys, "Temporary")
+	if err != nil {
+		t.Fatal(err)
+	}
+	cat, err := e.store.CreateCategory(e.sys, "Temporary", 9)
+	if err != nil {
+		t.Fatal(err)
+	}
+	rule, err := e.store.AddClientRule(e.sys, catalog.ClientRule{Prefix: "-TT", Note: "test"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	_, inv, err := e.store.CreateInvite(e.sys, catalog.NewInvite{Note: "test"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	has := map[string]func() bool{
+		"group": func() bool {
+			gs, err := e.store.Groups(e.sys)
+			return err == nil && slices.ContainsFunc(gs, func(x *catalog.Group) bool { return x.ID == g.ID })
+		},
+		"category": func() bool {
+			cs, err := e.store.Categories(e.sys)
+			return err == nil && slices.ContainsFunc(cs, func(x *catalog.Category) bool { return x.ID == cat.ID })
+		},
+		"rule": func() bool {
+			rs, err := e.store.ClientRules(e.sys)
+			return err == nil && slices.ContainsFunc(rs, func(x *catalog.ClientRule) bool { return x.ID == rule.ID })
+		},
+		"invite": func() bool {
+			is, err := e.store.Invites(e.sys)
+			return err == nil && slices.ContainsFunc(is, func(x *catalog.Invite) bool { return x.ID == inv.ID })
+		},
+	}
+	tests := []struct {
+		what, list string
+		id         int64
+	}{
+		{"group", "/admin/groups", g.ID},
+		{"category", "/admin/categories", cat.ID},
+		{"rule", "/admin/clients", rule.ID},
+		{"invite", "/admin/invites", inv.ID},
+	}
+	for _, tc := range tests {
+		t.Run(tc.what, func(t *testing.T) {
+			path := fmt.Sprintf("%s/%d/delete", tc.list, tc.id)
+			if r := user.post(path, nil); r.status != http.StatusForbidden {
+				t.Errorf("member: %d", r.status)
+			}
+			if r := admin.post(tc.list+"/x/delete", nil); r.status != http.StatusNotFound {
+				t.Errorf("bad ID: %d", r.status)
+			}
+			if !has[tc.what]() {
+				t.Fatalf("the %s is gone before an administrator deleted it", tc.what)
+			}
+			r := admin.post(path, nil)
+			if r.status != http.StatusSeeOther || r.header.Get("Location") != tc.list {
+				t.Fatalf("admin: %d to %q, want 303 to %s", r.status, r.header.Get("Location"), tc.list)
+			}
+			if has[tc.what]() {
+				t.Fatalf("the %s is still there", tc.what)
+			}
+		})
 	}
 }
